@@ -1,0 +1,48 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+INBOX ?= data/inbox
+OUTPUT ?= output
+
+.PHONY: install run test lint format system-deps clean
+
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements-dev.txt -c constraints.txt
+	$(BIN)/pip install -q --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/python -m village_reports templates --out $(OUTPUT)/templates
+	$(BIN)/python -m village_reports samples --inbox $(INBOX)
+	$(BIN)/python -m village_reports summary --inbox $(INBOX)
+	@echo
+	@echo "blank templates:     $(OUTPUT)/templates/<year>/"
+	@echo "sample submissions:  $(INBOX)/<year>/"
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+# System packages some tests need (LibreOffice re-saves workbooks as villages do).
+# CI runs this; on a developer's machine those tests skip when soffice is missing.
+system-deps:
+	@command -v soffice >/dev/null || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libreoffice-calc-nogui >/dev/null; }
+
+clean:
+	rm -rf $(VENV) data output .pytest_cache .ruff_cache

@@ -1,0 +1,210 @@
+"""The indicator catalogue (指标目录): what is reported, by whom, and how it adds up.
+
+Owner of ``data/catalogue.yaml``. Every other stage asks this module, never the file.
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+DATA_DIR = Path(__file__).parent / "data"
+CATALOGUE_FILE = DATA_DIR / "catalogue.yaml"
+
+ValueType = Literal["integer", "decimal", "percentage"]
+Reporter = Literal["village", "township", "derived"]
+Aggregation = Literal["sum", "township", "ratio", "count_units"]
+
+VALUE_TYPES: tuple[str, ...] = ("integer", "decimal", "percentage")
+REPORTERS: tuple[str, ...] = ("village", "township", "derived")
+AGGREGATIONS: tuple[str, ...] = ("sum", "township", "ratio", "count_units")
+PHRASE_STYLES: tuple[str, ...] = ("exact", "yu", "about", "over", "zero", "cn")
+
+_CONDITION_OPERATORS = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+}
+
+
+class CatalogueError(ValueError):
+    """The catalogue file contradicts itself; fixed by editing the file, not at run time."""
+
+
+@dataclass(frozen=True)
+class Section:
+    code: str
+    name: str
+    heading: str
+
+
+@dataclass(frozen=True)
+class Indicator:
+    code: str
+    name: str
+    unit: str
+    section: str
+    type: ValueType
+    reporter: Reporter
+    aggregation: Aggregation
+    range: tuple[float, float]
+    sentence: str
+    decimals: int = 0
+    phrase: dict[str, Any] = field(default_factory=lambda: {"style": "exact"})
+    quote: str | None = None
+    quoted: bool = True
+    numerator: str | None = None
+    denominator: str | None = None
+    scale: float = 1.0
+    of: str | None = None
+    condition: str | None = None
+
+    @property
+    def is_filled_in(self) -> bool:
+        """True when a unit types this figure into its workbook (not derived)."""
+        return self.reporter != "derived"
+
+    @property
+    def minimum(self) -> float:
+        return self.range[0]
+
+    @property
+    def maximum(self) -> float:
+        return self.range[1]
+
+    def meets_condition(self, value: float) -> bool:
+        """For ``count_units``: does one unit's value of ``of`` count?"""
+        if self.condition is None:
+            raise CatalogueError(f"{self.code} has no condition")
+        op_text, threshold = self.condition.split()
+        return _CONDITION_OPERATORS[op_text](value, float(threshold))
+
+    def round(self, value: float) -> float:
+        """Round to the places this indicator keeps; integers stay integral floats."""
+        return round(value, self.decimals)
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    version: str
+    template_version: str
+    older_template_versions: tuple[str, ...]
+    sections: tuple[Section, ...]
+    indicators: tuple[Indicator, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_code", {i.code: i for i in self.indicators})
+
+    def __getitem__(self, code: str) -> Indicator:
+        return self._by_code[code]  # type: ignore[attr-defined]
+
+    def __contains__(self, code: object) -> bool:
+        return code in self._by_code  # type: ignore[attr-defined]
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return tuple(i.code for i in self.indicators)
+
+    def section(self, code: str) -> Section:
+        return next(s for s in self.sections if s.code == code)
+
+    def for_reporter(self, reporter: Reporter) -> tuple[Indicator, ...]:
+        """The indicators a unit of this kind fills in, in catalogue order."""
+        return tuple(i for i in self.indicators if i.reporter == reporter)
+
+    def in_section(self, section_code: str) -> tuple[Indicator, ...]:
+        return tuple(i for i in self.indicators if i.section == section_code)
+
+
+def _indicator(raw: dict[str, Any]) -> Indicator:
+    fields = dict(raw)
+    fields["range"] = tuple(float(x) for x in fields["range"])
+    phrase = fields.get("phrase", {"style": "exact"})
+    fields["phrase"] = {"style": phrase} if isinstance(phrase, str) else dict(phrase)
+    if "scale" in fields:
+        fields["scale"] = float(fields["scale"])
+    try:
+        return Indicator(**fields)
+    except TypeError as exc:
+        raise CatalogueError(f"indicator {raw.get('code')}: {exc}") from exc
+
+
+def check_catalogue(catalogue: Catalogue) -> list[str]:
+    """Every inconsistency in the catalogue, as readable sentences (empty when sound)."""
+    errors: list[str] = []
+    seen: set[str] = set()
+    section_codes = {s.code for s in catalogue.sections}
+    for ind in catalogue.indicators:
+        where = f"{ind.code} ({ind.name})"
+        if ind.code in seen:
+            errors.append(f"{where}: duplicate code")
+        seen.add(ind.code)
+        if ind.section not in section_codes:
+            errors.append(f"{where}: unknown section {ind.section}")
+        if ind.type not in VALUE_TYPES:
+            errors.append(f"{where}: unknown type {ind.type}")
+        if ind.reporter not in REPORTERS:
+            errors.append(f"{where}: unknown reporter {ind.reporter}")
+        if ind.aggregation not in AGGREGATIONS:
+            errors.append(f"{where}: unknown aggregation {ind.aggregation}")
+        if ind.minimum > ind.maximum:
+            errors.append(f"{where}: range minimum above maximum")
+        if ind.type == "integer" and ind.decimals:
+            errors.append(f"{where}: an integer keeps no decimals")
+        if "{figure}" not in ind.sentence:
+            errors.append(f"{where}: sentence has no {{figure}}")
+        if ind.quote is not None and "{figure}" not in ind.quote:
+            errors.append(f"{where}: quote has no {{figure}}")
+        if ind.phrase.get("style") not in PHRASE_STYLES:
+            errors.append(f"{where}: unknown phrase style {ind.phrase.get('style')}")
+        expected_reporter = {
+            "sum": ("village",),
+            "township": ("township",),
+            "ratio": ("derived",),
+            "count_units": ("derived",),
+        }.get(ind.aggregation, ())
+        if ind.reporter not in expected_reporter:
+            errors.append(f"{where}: aggregation {ind.aggregation} needs reporter {expected_reporter}")
+        if ind.aggregation == "ratio":
+            for part in (ind.numerator, ind.denominator):
+                if part not in catalogue or not catalogue[part].is_filled_in:
+                    errors.append(f"{where}: ratio part {part} is not a filled-in indicator")
+            parts = [catalogue[p] for p in (ind.numerator, ind.denominator) if p in catalogue]
+            if len(parts) == 2 and parts[0].reporter != parts[1].reporter:
+                errors.append(f"{where}: ratio parts come from different reporters")
+        if ind.aggregation == "count_units":
+            if ind.of not in catalogue or catalogue[ind.of].reporter != "village":
+                errors.append(f"{where}: count_units needs a village indicator in 'of'")
+            parts = (ind.condition or "").split()
+            if len(parts) != 2 or parts[0] not in _CONDITION_OPERATORS:
+                errors.append(f"{where}: condition must read like '> 0'")
+    return errors
+
+
+def _parse(raw: dict[str, Any]) -> Catalogue:
+    return Catalogue(
+        version=str(raw["catalogue_version"]),
+        template_version=str(raw["template_version"]),
+        older_template_versions=tuple(str(v) for v in raw.get("older_template_versions", [])),
+        sections=tuple(Section(**s) for s in raw["sections"]),
+        indicators=tuple(_indicator(i) for i in raw["indicators"]),
+    )
+
+
+@cache
+def load_catalogue(path: Path = CATALOGUE_FILE) -> Catalogue:
+    """The catalogue, checked; raises CatalogueError listing every inconsistency."""
+    with path.open(encoding="utf-8") as handle:
+        catalogue = _parse(yaml.safe_load(handle))
+    errors = check_catalogue(catalogue)
+    if errors:
+        raise CatalogueError("; ".join(errors))
+    return catalogue

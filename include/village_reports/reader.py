@@ -1,0 +1,581 @@
+"""Read one submitted workbook into tidy records and a list of problems.
+
+Tolerant by design: villages re-save the template in WPS or LibreOffice, type numbers as
+text ('1,137', '１１３７', '约2000'), insert rows, merge cells and rename sheets. Whatever
+cannot be read becomes a Problem with a Chinese message; this module never raises for a
+bad file, so one village's file never stops the others.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import unicodedata
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import python_calamine
+
+from village_reports import template as layout
+from village_reports.catalogue import Catalogue, Indicator, load_catalogue
+from village_reports.roster import load_roster
+
+Severity = Literal["error", "warning", "info"]
+
+MAX_FILE_BYTES = 20 * 1024 * 1024
+# A workbook that unzips to more than this is treated as a zip bomb and never parsed.
+MAX_UNZIPPED_BYTES = 200 * 1024 * 1024
+MAX_COMPRESSION_RATIO = 200
+HEADER_SEARCH_ROWS = 30
+
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
+_ZIP_MAGIC = b"PK\x03\x04"
+_OLE_MAGIC = bytes.fromhex("D0CF11E0A1B11AE1")
+
+CODE_HEADINGS = {"指标代码", "代码", "指标编码"}
+VALUE_HEADINGS = {"数值", "数量", "本年数值", "填报数值", "本年数"}
+NOTE_HEADINGS = {"说明（备注）", "说明(备注)", "说明", "备注", "上报说明"}
+TOTAL_WORDS = ("合计", "总计", "小计")
+EXCEL_ERRORS = {"#REF!", "#DIV/0!", "#VALUE!", "#N/A", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!"}
+
+_CODE_PATTERN = re.compile(r"^[A-Z]{2,4}\d{2,3}$")
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
+_APPROX_PREFIXES = ("大约", "约", "近", "超过", "逾", "过")
+_APPROX_SUFFIXES = ("以上", "左右", "上下", "余", "多")
+
+
+@dataclass(frozen=True)
+class Record:
+    """One figure as the unit reported it, and where it stands in their file."""
+
+    unit_code: str | None
+    year: int | None
+    indicator_code: str
+    value: float | None  # None: blank, i.e. not reported
+    raw_text: str
+    sheet: str
+    cell: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something the clerk should know about; ``code`` is stable, ``message`` is for people."""
+
+    code: str
+    severity: Severity
+    message: str
+    sheet: str = ""
+    cell: str = ""
+    indicator_code: str = ""
+
+
+@dataclass
+class ReadResult:
+    """What one workbook says: who sent it, for which year, the figures, and the problems."""
+
+    source: str
+    unit_code: str | None = None
+    unit_name: str | None = None
+    year: int | None = None
+    template_version: str | None = None
+    sheet: str | None = None
+    records: list[Record] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(p.severity == "error" for p in self.problems)
+
+    def values(self) -> dict[str, float | None]:
+        return {r.indicator_code: r.value for r in self.records}
+
+    def add(self, code: str, severity: Severity, message: str, **where: str) -> None:
+        self.problems.append(Problem(code, severity, message, **where))
+
+
+# ---------------------------------------------------------------------------------------
+# Text -> number
+
+
+@dataclass(frozen=True)
+class ParsedValue:
+    value: float | None
+    problems: tuple[tuple[str, Severity, str], ...] = ()
+
+
+def _normalise(text: str) -> str:
+    """NFKC folds full-width digits and punctuation ('１，１３７' -> '1,137')."""
+    text = unicodedata.normalize("NFKC", text)
+    return re.sub(r"\s+", "", text)
+
+
+def _format_number(value: float) -> str:
+    return f"{value:.10g}"
+
+
+def _strip_unit(text: str, unit: str) -> tuple[str, float]:
+    """Remove a trailing unit; returns the rest and the factor that converts to ``unit``."""
+    unit = _normalise(unit)
+    if unit and text.endswith(unit):
+        return text[: -len(unit)], 1.0
+    if unit.startswith("万") and text.endswith(unit[1:]) and len(unit) > 1:
+        return text[: -len(unit) + 1], 1e-4  # '7845000元' in a 万元 cell
+    return text, 1.0
+
+
+def parse_number(raw: Any, indicator: Indicator) -> ParsedValue:
+    """One cell's content as a number in the indicator's unit, with what was tolerated."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return ParsedValue(None)
+    name = f"“{indicator.name}”"
+    if isinstance(raw, bool | date | datetime | time | timedelta):
+        return ParsedValue(None, (("cell.not_a_number", "error", f"{name}应填数字，实际是“{raw}”。"),))
+    if isinstance(raw, int | float):
+        return ParsedValue(round(float(raw), 10))
+
+    text = _normalise(str(raw))
+    if text.upper() in EXCEL_ERRORS:
+        return ParsedValue(
+            None,
+            (("cell.formula_error", "error", f"{name}的公式出错（{text}），请改正公式或直接填写数字。"),),
+        )
+    notes: list[tuple[str, Severity, str]] = []
+    body = text.replace(",", "")
+    body, factor = _strip_unit(body, indicator.unit)
+    percent = body.endswith("%")
+    if percent:
+        body = body[:-1]
+    approx = ""
+    for prefix in _APPROX_PREFIXES:
+        if body.startswith(prefix):
+            approx, body = prefix, body[len(prefix) :]
+            break
+    for suffix in _APPROX_SUFFIXES:
+        if body.endswith(suffix):
+            approx, body = approx + suffix, body[: -len(suffix)]
+            break
+    body, unit_factor = _strip_unit(body, indicator.unit)
+    factor *= unit_factor
+    if body.endswith("万") and not indicator.unit.startswith("万"):
+        body, factor = body[:-1], factor * 10_000
+    if not _NUMBER.match(body):
+        return ParsedValue(
+            None,
+            (("cell.not_a_number", "error", f"{name}填的是“{raw}”，无法识别为数字，请只填数字。"),),
+        )
+    if percent and indicator.type != "percentage":
+        return ParsedValue(
+            None,
+            (("cell.not_a_number", "error", f"{name}不是百分比指标，请填写{indicator.unit}数，不要带“%”。"),),
+        )
+    value = round(float(body) * factor, 10)
+    if approx:
+        notes.append(
+            (
+                "cell.approximate",
+                "warning",
+                f"{name}填的是约数“{raw}”，已按 {_format_number(value)} 读取；请填写准确数字。",
+            )
+        )
+    else:
+        notes.append(
+            (
+                "cell.text_number",
+                "info",
+                f"{name}以文本形式填写“{raw}”，已按 {_format_number(value)}{indicator.unit} 读取。",
+            )
+        )
+    return ParsedValue(value, tuple(notes))
+
+
+# ---------------------------------------------------------------------------------------
+# File checks before any parser sees the bytes
+
+
+def _sniff(path: Path, result: ReadResult) -> bool:
+    """Cheap checks on the raw file; False when it must not be parsed at all."""
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            head = handle.read(8)
+    except OSError as exc:
+        result.add("file.unreadable", "error", f"文件无法打开：{exc.strerror or exc}。")
+        return False
+    if size == 0:
+        result.add("file.empty", "error", "文件是空的（0 字节），请重新保存后报送。")
+        return False
+    if size > MAX_FILE_BYTES:
+        result.add(
+            "file.too_large",
+            "error",
+            f"文件有 {size / 1024 / 1024:.1f} MB，超过 {MAX_FILE_BYTES // 1024 // 1024} MB 的上限；"
+            "请只保留填报表后重新保存。",
+        )
+        return False
+    if head.startswith(_ZIP_MAGIC):
+        return _check_zip(path, result)
+    if head.startswith(_OLE_MAGIC):
+        return True  # legacy .xls, or an encrypted .xlsx: calamine tells them apart
+    result.add(
+        "file.not_a_workbook",
+        "error",
+        "这个文件不是 Excel 工作簿（可能是改了扩展名的其他文件），请用镇里下发的模板填写后另存为 .xlsx。",
+    )
+    return False
+
+
+def _check_zip(path: Path, result: ReadResult) -> bool:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+    except (zipfile.BadZipFile, OSError):
+        result.add("file.corrupt", "error", "文件已损坏，无法打开；请在电脑上重新打开、保存后再报送。")
+        return False
+    unzipped = sum(i.file_size for i in infos)
+    packed = sum(i.compress_size for i in infos) or 1
+    if unzipped > MAX_UNZIPPED_BYTES or unzipped / packed > MAX_COMPRESSION_RATIO:
+        result.add(
+            "file.zip_bomb",
+            "error",
+            "文件解压后异常巨大（疑似压缩炸弹），已拒收；请用镇里下发的模板重新填写。",
+        )
+        return False
+    names = {i.filename for i in infos}
+    if "xl/workbook.xml" not in names and "content.xml" not in names:
+        result.add("file.not_a_workbook", "error", "这个压缩文件不是 Excel 工作簿，请用镇里下发的模板填写。")
+        return False
+    return True
+
+
+# ---------------------------------------------------------------------------------------
+# Locating the table
+
+
+def cell_ref(row: int, col: int) -> str:
+    """0-based grid position -> 'F12'."""
+    letters = ""
+    col += 1
+    while col:
+        col, rem = divmod(col - 1, 26)
+        letters = chr(65 + rem) + letters
+    return f"{letters}{row + 1}"
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _label(value: Any) -> str:
+    return _normalise(_text(value)).rstrip(":")
+
+
+@dataclass
+class _Table:
+    sheet: str
+    grid: list[list[Any]]
+    header_row: int
+    code_col: int
+    value_col: int
+    note_col: int | None
+
+
+def _find_header(grid: list[list[Any]]) -> tuple[int, int, int, int | None] | None:
+    for r, row in enumerate(grid[:HEADER_SEARCH_ROWS]):
+        labels = [_label(v) for v in row]
+        code_col = next((c for c, t in enumerate(labels) if t in CODE_HEADINGS), None)
+        value_col = next((c for c, t in enumerate(labels) if t in VALUE_HEADINGS), None)
+        if code_col is not None and value_col is not None:
+            note_col = next((c for c, t in enumerate(labels) if t in {_normalise(h) for h in NOTE_HEADINGS}), None)
+            return r, code_col, value_col, note_col
+    return None
+
+
+def _sheets(workbook: python_calamine.CalamineWorkbook) -> Iterator[tuple[str, list[list[Any]]]]:
+    """Worksheets, visible ones first (a clerk's renamed copy beats a hidden leftover)."""
+    metas = sorted(workbook.sheets_metadata, key=lambda m: str(m.visible) != "SheetVisibleEnum.Visible")
+    for meta in metas:
+        if str(meta.typ) != "SheetTypeEnum.WorkSheet":
+            continue
+        sheet = workbook.get_sheet_by_name(meta.name)
+        grid = [list(row) for row in sheet.to_python(skip_empty_area=False)]
+        yield meta.name, grid
+
+
+def _locate_table(workbook: python_calamine.CalamineWorkbook) -> _Table | None:
+    # Merged cells are not filled in: a code merged over an inserted row would read twice.
+    for name, grid in _sheets(workbook):
+        found = _find_header(grid)
+        if found:
+            header_row, code_col, value_col, note_col = found
+            return _Table(name, grid, header_row, code_col, value_col, note_col)
+    return None
+
+
+# ---------------------------------------------------------------------------------------
+# Header block: unit, year, template version
+
+
+def _header_values(table: _Table) -> dict[str, str]:
+    """Label -> value from the rows above the table ('单位代码：' | 'MT01', or in one cell)."""
+    wanted = {layout.LABEL_UNIT_NAME, layout.LABEL_UNIT_CODE, layout.LABEL_YEAR, layout.LABEL_VERSION}
+    found: dict[str, str] = {}
+    for row in table.grid[: table.header_row]:
+        for c, value in enumerate(row):
+            text = _normalise(_text(value))
+            label, _, inline = text.partition(":")
+            if label not in wanted or label in found:
+                continue
+            if inline:
+                found[label] = inline
+                continue
+            following = next((_text(v) for v in row[c + 1 :] if _text(v)), "")
+            if following:
+                found[label] = following
+    return found
+
+
+def _read_header(
+    table: _Table, result: ReadResult, catalogue: Catalogue, file_name: str, default_year: int | None
+) -> None:
+    header = _header_values(table)
+    result.unit_name = header.get(layout.LABEL_UNIT_NAME)
+    code = _normalise(header.get(layout.LABEL_UNIT_CODE, "")).upper() or None
+    if code is None:
+        guess = re.match(r"^([A-Z]{2}\d{2})[_\-\s]", unicodedata.normalize("NFKC", file_name).upper())
+        if guess:
+            code = guess.group(1)
+            result.add(
+                "meta.unit_code_missing",
+                "warning",
+                f"表头缺少单位代码，已按文件名认定为 {code}；请使用镇里下发的模板。",
+                sheet=table.sheet,
+            )
+        else:
+            result.add(
+                "meta.unit_code_missing", "error", "表头缺少单位代码，无法确认是哪个村（居）的报表。", sheet=table.sheet
+            )
+    result.unit_code = code
+
+    year_text = _normalise(header.get(layout.LABEL_YEAR, "")).removesuffix("年")
+    if year_text.isdigit():
+        result.year = int(year_text)
+    elif default_year is not None:
+        result.year = default_year
+        result.add("meta.year_missing", "warning", f"表头缺少报告年度，已按 {default_year} 年读取。", sheet=table.sheet)
+    else:
+        result.add("meta.year_missing", "error", "表头缺少报告年度，无法确认是哪一年的报表。", sheet=table.sheet)
+
+    version = header.get(layout.LABEL_VERSION)
+    result.template_version = version
+    current = catalogue.template_version
+    if version is None:
+        result.add(
+            "template.version_missing",
+            "warning",
+            f"表中没有模板版本号，可能不是镇里下发的模板；请下载最新模板（{current}版）填写。",
+            sheet=table.sheet,
+        )
+    elif version in catalogue.older_template_versions:
+        result.add(
+            "template.version_old",
+            "warning",
+            f"使用的是旧版模板（{version}版），已尽量读取；下次请使用最新模板（{current}版）。",
+            sheet=table.sheet,
+        )
+    elif version != current:
+        result.add(
+            "template.version_unknown",
+            "warning",
+            f"模板版本“{version}”无法识别；请使用镇里下发的最新模板（{current}版）。",
+            sheet=table.sheet,
+        )
+
+
+# ---------------------------------------------------------------------------------------
+# Rows
+
+
+def _unit_reporter(unit_code: str | None) -> str | None:
+    unit = load_roster().get(unit_code or "")
+    return unit.reporter if unit else None
+
+
+def _read_rows(table: _Table, result: ReadResult, catalogue: Catalogue) -> None:
+    reporter = _unit_reporter(result.unit_code)
+    seen: dict[str, str] = {}
+    for r in range(table.header_row + 1, len(table.grid)):
+        row = table.grid[r]
+        code_raw = row[table.code_col] if table.code_col < len(row) else ""
+        value_raw = row[table.value_col] if table.value_col < len(row) else ""
+        code = _normalise(_text(code_raw)).upper()
+        value_ref = cell_ref(r, table.value_col)
+        where = {"sheet": table.sheet, "cell": value_ref}
+        if not code:
+            row_text = "".join(_text(v) for v in row)
+            if any(word in row_text for word in TOTAL_WORDS):
+                result.add("row.total_ignored", "info", f"第{r + 1}行是合计行，镇里自行汇总，此行不读取。", **where)
+            elif _text(value_raw):
+                result.add(
+                    "row.value_without_code",
+                    "warning",
+                    f"第{r + 1}行填了数值“{_text(value_raw)}”但没有指标代码，未读取；请不要插入新行。",
+                    **where,
+                )
+            continue
+        if code not in catalogue:
+            if _CODE_PATTERN.match(code):
+                result.add(
+                    "row.unknown_code", "warning", f"第{r + 1}行的指标代码“{code}”不在指标目录中，未读取。", **where
+                )
+            elif _text(value_raw):
+                result.add(
+                    "row.value_without_code",
+                    "warning",
+                    f"第{r + 1}行“{_text(code_raw)}”不是指标代码，该行数值未读取。",
+                    **where,
+                )
+            continue
+        indicator = catalogue[code]
+        if not indicator.is_filled_in or (reporter is not None and indicator.reporter != reporter):
+            result.add(
+                "row.not_for_this_unit",
+                "warning",
+                f"指标“{indicator.name}”（{code}）不由本单位填报，该行未读取。",
+                indicator_code=code,
+                **where,
+            )
+            continue
+        if code in seen:
+            result.add(
+                "row.duplicate_code",
+                "error",
+                f"指标“{indicator.name}”（{code}）在{seen[code]}和{value_ref}出现了两次，请删除重复的一行。",
+                indicator_code=code,
+                **where,
+            )
+            continue
+        seen[code] = value_ref
+        parsed = parse_number(value_raw, indicator)
+        for problem_code, severity, message in parsed.problems:
+            result.add(problem_code, severity, message, indicator_code=code, **where)
+        note = _text(row[table.note_col]) if table.note_col is not None and table.note_col < len(row) else ""
+        result.records.append(
+            Record(
+                unit_code=result.unit_code,
+                year=result.year,
+                indicator_code=code,
+                value=parsed.value,
+                raw_text=_text(value_raw),
+                sheet=table.sheet,
+                cell=value_ref,
+                note=note,
+            )
+        )
+    expected = catalogue.for_reporter(reporter) if reporter else ()
+    for indicator in expected:
+        if indicator.code not in seen:
+            result.add(
+                "row.missing_indicator",
+                "warning",
+                f"表中找不到指标“{indicator.name}”（{indicator.code}）这一行，视为未报告；请不要删除指标行。",
+                sheet=table.sheet,
+                indicator_code=indicator.code,
+            )
+
+
+def _blank_cell_contents(path: Path, sheet: str, refs: set[str]) -> dict[str, tuple[str, str]]:
+    """What calamine shows as blank in ``refs``: ref -> (formula, cached value) where either is set.
+
+    calamine reads an error value (#REF!) and a never-calculated formula as an empty cell;
+    openpyxl tells them apart. Only opened when an .xlsx has blank value cells.
+    """
+    from openpyxl import load_workbook
+
+    found: dict[str, tuple[str, str]] = {}
+    try:
+        formulas = load_workbook(path, read_only=True, data_only=False)
+        cached = load_workbook(path, read_only=True, data_only=True)
+        try:
+            for ref in refs:
+                formula = formulas[sheet][ref].value
+                value = cached[sheet][ref].value
+                if formula is not None or value is not None:
+                    found[ref] = (str(formula or ""), str(value or ""))
+        finally:
+            formulas.close()
+            cached.close()
+    except Exception:  # ruff: ignore[blind-except] - a best-effort explanation; the blank is already recorded
+        return {}
+    return found
+
+
+def _explain_blank_cells(path: Path, result: ReadResult, catalogue: Catalogue) -> None:
+    blanks = {r.cell: r for r in result.records if r.value is None}
+    if not blanks or result.sheet is None or path.suffix.lower() not in (".xlsx", ".xlsm"):
+        return
+    contents = _blank_cell_contents(path, result.sheet, set(blanks))
+    for ref, (formula, cached) in sorted(contents.items()):
+        record = blanks[ref]
+        where = {"sheet": result.sheet, "cell": ref, "indicator_code": record.indicator_code}
+        name = f"“{catalogue[record.indicator_code].name}”"
+        if cached.upper() in EXCEL_ERRORS:
+            result.add(
+                "cell.formula_error", "error", f"{name}的公式出错（{cached}），请改正公式或直接填写数字。", **where
+            )
+        elif formula.startswith("="):
+            result.add(
+                "cell.formula_not_calculated",
+                "error",
+                f"{name}是没有计算结果的公式（{formula}），请在 Excel 或 WPS 中打开、确认数值后重新保存。",
+                **where,
+            )
+        index = result.records.index(record)
+        result.records[index] = dataclasses.replace(record, raw_text=cached or formula)
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def read_workbook(path: Path | str, catalogue: Catalogue | None = None, default_year: int | None = None) -> ReadResult:
+    """Read one submitted workbook. Never raises for a bad file: problems say what went wrong."""
+    path = Path(path)
+    catalogue = catalogue or load_catalogue()
+    result = ReadResult(source=str(path))
+    if not _sniff(path, result):
+        return result
+    try:
+        workbook = python_calamine.CalamineWorkbook.from_path(str(path))
+    except python_calamine.PasswordError:
+        result.add("file.password_protected", "error", "文件设置了打开密码，无法读取；请取消密码后重新报送。")
+        return result
+    except Exception as exc:  # ruff: ignore[blind-except] - any parser failure is this file's problem only
+        result.add("file.unreadable", "error", f"文件无法读取（{type(exc).__name__}），请重新保存为 .xlsx 后报送。")
+        return result
+    try:
+        table = _locate_table(workbook)
+    except Exception as exc:  # ruff: ignore[blind-except]
+        result.add("file.unreadable", "error", f"文件内容无法读取（{type(exc).__name__}），请重新保存为 .xlsx 后报送。")
+        return result
+    finally:
+        workbook.close()
+    if table is None:
+        result.add(
+            "sheet.table_not_found",
+            "error",
+            "找不到填报表：没有同时含“指标代码”和“数值”表头的工作表。请使用镇里下发的模板，不要改动表头。",
+        )
+        return result
+    result.sheet = table.sheet
+    _read_header(table, result, catalogue, path.name, default_year)
+    _read_rows(table, result, catalogue)
+    _explain_blank_cells(path, result, catalogue)
+    return result

@@ -1,0 +1,83 @@
+"""The roster (填报单位名册): the 18 villages and residents' committees, and 镇本级.
+
+Owner of ``data/roster.yaml``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+
+from village_reports.catalogue import DATA_DIR
+
+ROSTER_FILE = DATA_DIR / "roster.yaml"
+TOWNSHIP_KIND = "镇本级"
+
+
+@dataclass(frozen=True)
+class Unit:
+    code: str
+    name: str
+    kind: str
+    placeholder: bool = False
+    full_name: str | None = None
+
+    @property
+    def reporter(self) -> Literal["village", "township"]:
+        """Which part of the catalogue this unit fills in."""
+        return "township" if self.kind == TOWNSHIP_KIND else "village"
+
+
+@dataclass(frozen=True)
+class Roster:
+    township: Unit
+    villages: tuple[Unit, ...]
+
+    @property
+    def units(self) -> tuple[Unit, ...]:
+        """Every unit that submits a workbook: the villages, then 镇本级."""
+        return (*self.villages, self.township)
+
+    def get(self, code: str) -> Unit | None:
+        return next((u for u in self.units if u.code == code), None)
+
+    def __getitem__(self, code: str) -> Unit:
+        unit = self.get(code)
+        if unit is None:
+            raise KeyError(code)
+        return unit
+
+
+def check_roster(roster: Roster) -> list[str]:
+    """Inconsistencies in the roster, as sentences (empty when sound)."""
+    errors = []
+    codes = [u.code for u in roster.units]
+    names = [u.name for u in roster.units]
+    if len(set(codes)) != len(codes):
+        errors.append("duplicate unit codes")
+    if len(set(names)) != len(names):
+        errors.append("duplicate unit names")
+    if roster.township.kind != TOWNSHIP_KIND:
+        errors.append(f"the township's kind must be {TOWNSHIP_KIND}")
+    errors += [
+        f"{u.code}: kind {u.kind} is not 村 or 居委会" for u in roster.villages if u.kind not in ("村", "居委会")
+    ]
+    return errors
+
+
+@cache
+def load_roster(path: Path = ROSTER_FILE) -> Roster:
+    with path.open(encoding="utf-8") as handle:
+        raw = yaml.safe_load(handle)
+    roster = Roster(
+        township=Unit(**raw["township"]),
+        villages=tuple(Unit(**u) for u in raw["units"]),
+    )
+    errors = check_roster(roster)
+    if errors:
+        raise ValueError("roster: " + "; ".join(errors))
+    return roster

@@ -1,0 +1,77 @@
+"""Shared fixtures: every workbook a test reads is built inside the test session."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook
+
+from village_reports.catalogue import Catalogue, load_catalogue
+from village_reports.roster import Roster, load_roster
+from village_reports.samples import sample_values
+from village_reports.template import build_workbook
+
+SEED_REPORT = Path(__file__).parent / "data" / "maotian_2021_report.txt"
+IN_CI = bool(os.environ.get("CI"))
+
+
+def require_tool(name: str) -> str:
+    """A system tool's path; skipped locally when missing, a failure in CI."""
+    path = shutil.which(name)
+    if path is None:
+        if IN_CI:
+            pytest.fail(f"{name} is required in CI (make system-deps installs it)")
+        pytest.skip(f"{name} not installed (make system-deps)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def catalogue() -> Catalogue:
+    return load_catalogue()
+
+
+@pytest.fixture(scope="session")
+def roster() -> Roster:
+    return load_roster()
+
+
+@pytest.fixture(scope="session")
+def seed_text() -> str:
+    """The 2021 report with white space and bold markers removed, for quote look-ups."""
+    return re.sub(r"\s+", "", SEED_REPORT.read_text(encoding="utf-8")).replace("**", "")
+
+
+@pytest.fixture(scope="session")
+def sample_2021() -> dict[str, dict[str, float]]:
+    return sample_values(2021)
+
+
+WorkbookFactory = Callable[..., Path]
+
+
+@pytest.fixture
+def make_workbook(tmp_path: Path, roster: Roster, sample_2021: dict[str, dict[str, float]]) -> WorkbookFactory:
+    """Build a filled template for one unit, let the test mutate it, save it, return the path."""
+
+    def factory(
+        unit_code: str = "MT01",
+        year: int = 2021,
+        values: dict[str, object] | None = None,
+        mutate: Callable[[Workbook], None] | None = None,
+        name: str | None = None,
+    ) -> Path:
+        unit = roster[unit_code]
+        filled = dict(sample_2021[unit_code]) if values is None else values
+        workbook = build_workbook(unit, year, values=filled)
+        if mutate:
+            mutate(workbook)
+        path = tmp_path / (name or f"{unit_code}_{year}.xlsx")
+        workbook.save(path)
+        return path
+
+    return factory

@@ -1,0 +1,69 @@
+import dataclasses
+
+import pytest
+
+from village_reports.catalogue import CATALOGUE_FILE, Catalogue, CatalogueError, check_catalogue, load_catalogue
+
+
+def test_catalogue_is_consistent(catalogue: Catalogue) -> None:
+    assert check_catalogue(catalogue) == []
+
+
+def test_catalogue_covers_every_report_section(catalogue: Catalogue) -> None:
+    assert len(catalogue.indicators) >= 40
+    assert {s.code for s in catalogue.sections} == {"FIN", "REV", "LIV", "SAF", "SOC", "ECO", "EFF"}
+    for section in catalogue.sections:
+        assert catalogue.in_section(section.code), f"section {section.name} has no indicator"
+
+
+def test_catalogue_has_every_aggregation_rule(catalogue: Catalogue) -> None:
+    rules = {i.aggregation for i in catalogue.indicators}
+    assert rules == {"sum", "township", "ratio", "count_units"}
+    assert catalogue.for_reporter("village") and catalogue.for_reporter("township")
+
+
+def test_codes_are_stable_and_unique(catalogue: Catalogue) -> None:
+    codes = catalogue.codes
+    assert len(codes) == len(set(codes))
+    for code in codes:
+        assert code[:3] in {s.code for s in catalogue.sections}, code
+        assert code[:3] == catalogue[code].section
+
+
+def test_every_indicator_has_chinese_name_unit_and_range(catalogue: Catalogue) -> None:
+    for ind in catalogue.indicators:
+        assert any("\u4e00" <= ch <= "\u9fff" for ch in ind.name), ind.code
+        assert ind.unit, ind.code
+        assert ind.minimum <= ind.maximum
+
+
+@pytest.mark.parametrize(
+    ("change", "complaint"),
+    [
+        ({"aggregation": "ratio", "numerator": "NOPE01", "denominator": "REV01"}, "ratio part"),
+        ({"section": "XXX"}, "unknown section"),
+        ({"range": (10.0, 1.0)}, "range minimum above maximum"),
+        ({"sentence": "no placeholder"}, "sentence has no"),
+        ({"phrase": {"style": "fancy"}}, "unknown phrase style"),
+        ({"reporter": "township"}, "needs reporter"),
+    ],
+)
+def test_check_catalogue_finds_contradictions(catalogue: Catalogue, change: dict, complaint: str) -> None:
+    broken_indicator = dataclasses.replace(catalogue["REV01"], **change)
+    broken = dataclasses.replace(
+        catalogue, indicators=tuple(broken_indicator if i.code == "REV01" else i for i in catalogue.indicators)
+    )
+    assert any(complaint in error for error in check_catalogue(broken))
+
+
+def test_load_refuses_an_inconsistent_file(tmp_path) -> None:
+    text = CATALOGUE_FILE.read_text(encoding="utf-8").replace("section: REV\n", "section: NOPE\n", 1)
+    path = tmp_path / "catalogue.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(CatalogueError, match="unknown section NOPE"):
+        load_catalogue(path)
+
+
+def test_count_units_condition(catalogue: Catalogue) -> None:
+    roads = catalogue["LIV02"]
+    assert roads.meets_condition(0.5) and not roads.meets_condition(0)

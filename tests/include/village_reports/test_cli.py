@@ -1,0 +1,30 @@
+"""The operators' command line: one bad file never stops the other units."""
+
+from pathlib import Path
+
+from village_reports.__main__ import main
+
+
+def test_summary_reads_every_file_even_past_a_bad_one(tmp_path: Path, capsys) -> None:
+    inbox = tmp_path / "inbox"
+    assert main(["samples", "--inbox", str(inbox), "--years", "2021"]) == 0
+    (inbox / "2021" / "MT05_broken.xlsx").write_bytes(b"not a workbook at all")
+    assert main(["summary", "--inbox", str(inbox), "-v"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("2021    MT") == 19  # every good file has its line
+    assert "MT05_broken.xlsx" in out and "不是 Excel 工作簿" in out
+
+
+def test_samples_never_overwrite_a_filled_inbox(tmp_path: Path, capsys) -> None:
+    inbox = tmp_path / "inbox"
+    (inbox / "2021").mkdir(parents=True)
+    clerk_file = inbox / "2021" / "MT01_鸣山村_2021.xlsx"
+    clerk_file.write_bytes(b"the clerk's own file")
+    assert main(["samples", "--inbox", str(inbox)]) == 0
+    assert clerk_file.read_bytes() == b"the clerk's own file"
+    assert "not written" in capsys.readouterr().out
+
+
+def test_templates_for_every_unit(tmp_path: Path) -> None:
+    assert main(["templates", "--out", str(tmp_path), "--years", "2022"]) == 0
+    assert len(list((tmp_path / "2022").glob("*.xlsx"))) == 19
