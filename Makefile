@@ -18,13 +18,27 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 
 install: $(STAMP)
 
+# Airflow runs from the project folder with a SQLite metadata DB; the warehouse defaults
+# to data/warehouse.sqlite (set AIRFLOW_CONN_VILLAGE_WAREHOUSE to use PostgreSQL).
+export AIRFLOW_HOME ?= $(CURDIR)/.airflow
+export AIRFLOW__CORE__DAGS_FOLDER ?= $(CURDIR)/dags
+export AIRFLOW__CORE__PLUGINS_FOLDER ?= $(CURDIR)/plugins
+export AIRFLOW__CORE__LOAD_EXAMPLES ?= False
+export AIRFLOW__CORE__DEFAULT_TIMEZONE ?= Asia/Shanghai
+AIRFLOW_LOG := $(AIRFLOW_HOME)/dags-test.log
+
 run: install
 	$(BIN)/python -m village_reports templates --out $(OUTPUT)/templates
 	$(BIN)/python -m village_reports samples --inbox $(INBOX)
-	$(BIN)/python -m village_reports summary --inbox $(INBOX)
+	$(BIN)/airflow db migrate > /dev/null
+	@echo "running village_reports and township_report with 'airflow dags test' (log: $(AIRFLOW_LOG))"
+	@$(BIN)/airflow dags test village_reports > $(AIRFLOW_LOG) 2>&1 || { tail -40 $(AIRFLOW_LOG); exit 1; }
+	@$(BIN)/airflow dags test township_report >> $(AIRFLOW_LOG) 2>&1 || { tail -40 $(AIRFLOW_LOG); exit 1; }
+	@grep -q "state=success" $(AIRFLOW_LOG) || { tail -40 $(AIRFLOW_LOG); exit 1; }
 	@echo
+	$(BIN)/python -m village_reports status
 	@echo "blank templates:     $(OUTPUT)/templates/<year>/"
-	@echo "sample submissions:  $(INBOX)/<year>/"
+	@echo "sample submissions:  $(INBOX)/<year>/   archive: data/archive/   warehouse: data/warehouse.sqlite"
 
 lint: install
 	$(BIN)/ruff check .

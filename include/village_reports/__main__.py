@@ -67,6 +67,37 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    """The warehouse at a glance: completeness per year and the headline totals."""
+    from sqlalchemy import text
+
+    from village_reports import settings, warehouse
+
+    engine = warehouse.get_engine()
+    with engine.connect() as connection:
+        completeness = connection.execute(text("SELECT * FROM completeness ORDER BY year")).mappings().all()
+        headline = (
+            connection.execute(
+                text(
+                    "SELECT year, indicator_name, value, unit FROM township_totals "
+                    "WHERE indicator_code IN ('REV01', 'REV19', 'REV03', 'REV04', 'LIV01') ORDER BY year, sort_order"
+                )
+            )
+            .mappings()
+            .all()
+        )
+    print(f"warehouse: {engine.url.render_as_string(hide_password=True)}")
+    for row in completeness:
+        print(
+            f"{row['year']}年：应报 {row['units_expected']} 个单位，数据在用 {row['units_with_figures']} 个，"
+            f"缺报 {row['units_missing']} 个，退回 {row['units_rejected']} 个"
+        )
+    for row in headline:
+        print(f"  {row['year']} {row['indicator_name']}：{row['value']:g} {row['unit']}")
+    print(f"outputs: {settings.output_dir()}/<year>/township_totals.csv, township_totals.xlsx, annual_report.md")
+    return 0 if completeness else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m village_reports", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -80,8 +111,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     summary = commands.add_parser("summary", help="read every workbook in the inbox")
     summary.add_argument("--inbox", default="data/inbox")
     summary.add_argument("-v", "--verbose", action="store_true", help="list every problem")
+    commands.add_parser("status", help="completeness and headline totals from the warehouse")
     args = parser.parse_args(argv)
-    handler = {"templates": cmd_templates, "samples": cmd_samples, "summary": cmd_summary}[args.command]
+    handlers = {"templates": cmd_templates, "samples": cmd_samples, "summary": cmd_summary, "status": cmd_status}
+    handler = handlers[args.command]
     return handler(args)
 
 

@@ -106,6 +106,9 @@ class Catalogue:
     def __getitem__(self, code: str) -> Indicator:
         return self._by_code[code]  # type: ignore[attr-defined]
 
+    def get(self, code: str) -> Indicator | None:
+        return self._by_code.get(code)  # type: ignore[attr-defined]
+
     def __contains__(self, code: object) -> bool:
         return code in self._by_code  # type: ignore[attr-defined]
 

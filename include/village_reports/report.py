@@ -6,9 +6,15 @@ figure takes; this module turns a computed total into those words.
 
 from __future__ import annotations
 
+import csv
 import math
+from collections.abc import Sequence
+from pathlib import Path
 
-from village_reports.catalogue import Indicator
+from village_reports.catalogue import Catalogue, Indicator, load_catalogue
+from village_reports.reader import Record
+from village_reports.roster import Roster, load_roster
+from village_reports.totals import TownshipTotal
 
 _CN_DIGITS = "零一二三四五六七八九"
 
@@ -66,3 +72,147 @@ def phrase(value: float, indicator: Indicator) -> str:
 
 def sentence(value: float, indicator: Indicator) -> str:
     return indicator.sentence.format(figure=phrase(value, indicator))
+
+
+# ---------------------------------------------------------------------------------------
+# Outputs for one year: township_totals.csv, township_totals.xlsx, annual_report.md
+
+
+def _display(value: float | None, indicator: Indicator) -> str:
+    return "" if value is None else format_number(value, indicator.decimals)
+
+
+def _sources_text(total: TownshipTotal, roster: Roster) -> str:
+    parts = []
+    for c in total.contributions:
+        unit = roster.get(c.unit_code)
+        parts.append(f"{unit.name if unit else c.unit_code} {c.sheet}!{c.cell}")
+    return "；".join(parts)
+
+
+def write_totals_csv(path: Path, totals: dict[str, TownshipTotal], catalogue: Catalogue) -> Path:
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:  # BOM: Excel opens it as UTF-8
+        writer = csv.writer(handle)
+        writer.writerow(["code", "name", "unit", "section", "value", "units_reported", "units_expected"])
+        for code, total in totals.items():
+            ind = catalogue[code]
+            writer.writerow(
+                [
+                    code,
+                    ind.name,
+                    ind.unit,
+                    catalogue.section(ind.section).name,
+                    _display(total.value, ind),
+                    total.units_reported,
+                    total.units_expected,
+                ]
+            )
+    return path
+
+
+def write_totals_xlsx(
+    path: Path,
+    year: int,
+    totals: dict[str, TownshipTotal],
+    records: Sequence[Record],
+    catalogue: Catalogue,
+    roster: Roster,
+) -> Path:
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font, PatternFill
+
+    bold, fill = Font(bold=True), PatternFill("solid", fgColor="DDEBF7")
+    wb = Workbook()
+    wb.remove(wb.active)
+    headings = ("指标代码", "指标名称", "计量单位", f"{year}年数值", "已报单位", "应报单位", "完整率")
+    for section in catalogue.sections:
+        ws = wb.create_sheet(section.name)
+        ws.append([f"毛田镇{year}年度 {section.name}"])
+        ws["A1"].font = Font(bold=True, size=13)
+        ws.append(headings)
+        for cell in ws[2]:
+            cell.font, cell.fill = bold, fill
+        for ind in catalogue.in_section(section.code):
+            total = totals[ind.code]
+            ws.append(
+                [
+                    ind.code,
+                    ind.name,
+                    ind.unit,
+                    total.value,
+                    total.units_reported,
+                    total.units_expected,
+                    total.completeness,
+                ]
+            )
+            ws.cell(row=ws.max_row, column=4).number_format = "0" if ind.decimals == 0 else "0." + "0" * ind.decimals
+            ws.cell(row=ws.max_row, column=7).number_format = "0%"
+        for column, width in zip("ABCDEFG", (10, 40, 10, 14, 10, 10, 10), strict=True):
+            ws.column_dimensions[column].width = width
+        ws.freeze_panes = "A3"
+
+    breakdown = wb.create_sheet("分村明细")
+    units = list(roster.units)
+    filled = [i for i in catalogue.indicators if i.is_filled_in]
+    breakdown.append(["指标代码", "指标名称", "计量单位", *[u.name for u in units]])
+    for cell in breakdown[1]:
+        cell.font, cell.fill = bold, fill
+        cell.alignment = Alignment(wrap_text=True, vertical="center")
+    values = {(r.unit_code, r.indicator_code): r.value for r in records}
+    for ind in filled:
+        breakdown.append([ind.code, ind.name, ind.unit, *[values.get((u.code, ind.code)) for u in units]])
+    breakdown.freeze_panes = "D2"
+    breakdown.column_dimensions["B"].width = 36
+    wb.save(path)
+    return path
+
+
+def render_annual_report(year: int, totals: dict[str, TownshipTotal], catalogue: Catalogue, roster: Roster) -> str:
+    """The annual report's quantitative statements, in Chinese, every figure computed."""
+    lines = [f"# 毛田镇{year}年度工作总结：主要数据", ""]
+    lines += ["> 本文由村级报表汇总自动生成；每个数字均可追溯到报送单位的单元格（见文末“数据来源”）。", ""]
+    for section in catalogue.sections:
+        statements = []
+        for ind in catalogue.in_section(section.code):
+            total = totals[ind.code]
+            if total.value is None:
+                statements.append(f"{ind.name}：暂无数据（应报{total.units_expected}个单位，均未报告）。")
+            else:
+                statements.append(sentence(total.value, ind) + "。")
+        lines += [f"## {section.name}：{section.heading}", "", "".join(statements), ""]
+    lines += [
+        "## 数据来源",
+        "",
+        "| 代码 | 指标 | 数值 | 已报/应报 | 来源（单位 工作表!单元格） |",
+        "|---|---|---|---|---|",
+    ]
+    for code, total in totals.items():
+        ind = catalogue[code]
+        value = f"{_display(total.value, ind)}{'' if ind.unit in ('是/否',) else ind.unit}"
+        lines.append(
+            f"| {code} | {ind.name} | {value} | {total.units_reported}/{total.units_expected} | "
+            f"{_sources_text(total, roster)} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def write_outputs(
+    out_dir: Path,
+    year: int,
+    totals: dict[str, TownshipTotal],
+    records: Sequence[Record],
+    catalogue: Catalogue | None = None,
+    roster: Roster | None = None,
+) -> list[Path]:
+    """The three township outputs for one year under ``out_dir/<year>/``."""
+    catalogue = catalogue or load_catalogue()
+    roster = roster or load_roster()
+    folder = out_dir / str(year)
+    folder.mkdir(parents=True, exist_ok=True)
+    report = folder / "annual_report.md"
+    report.write_text(render_annual_report(year, totals, catalogue, roster), encoding="utf-8")
+    return [
+        write_totals_csv(folder / "township_totals.csv", totals, catalogue),
+        write_totals_xlsx(folder / "township_totals.xlsx", year, totals, records, catalogue, roster),
+        report,
+    ]

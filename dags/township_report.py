@@ -1,0 +1,49 @@
+"""Township totals and the annual report's figures. A table of contents: the work is in village_reports.pipeline."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import Asset, dag, get_current_context, task
+
+WAREHOUSE = Asset("village_warehouse")
+
+DOC = """
+### 镇级汇总 · township totals and report
+
+Runs whenever `village_reports` publishes the `village_warehouse` asset. For each
+reporting year it computes the township totals by each indicator's aggregation rule
+(from the figures in force), with completeness, stores them with their provenance, and
+writes `output/<year>/township_totals.csv`, `township_totals.xlsx` and `annual_report.md`.
+"""
+
+
+@dag(
+    dag_id="township_report",
+    schedule=[WAREHOUSE],
+    start_date=pendulum.datetime(2022, 1, 1, tz="Asia/Shanghai"),
+    catchup=False,
+    max_active_runs=1,
+    default_args={"retries": 2, "retry_delay": timedelta(minutes=5)},
+    tags=["village-reports", "report"],
+    doc_md=DOC,
+)
+def township_report() -> None:
+    @task
+    def reporting_years() -> list[int]:
+        from village_reports import pipeline
+
+        return pipeline.reporting_years()
+
+    @task(map_index_template="{{ reporting_year }}", multiple_outputs=False)
+    def report_year(year: int) -> dict:
+        from village_reports import pipeline
+
+        get_current_context()["reporting_year"] = year  # type: ignore[typeddict-unknown-key]
+        return pipeline.report_year(year)
+
+    report_year.expand(year=reporting_years())
+
+
+township_report()

@@ -1,0 +1,66 @@
+"""Where things live: inbox, archive, outputs, SQL files, and the warehouse.
+
+Every path has a default under the project folder and one environment variable to move
+it; the warehouse is an Airflow connection (``AIRFLOW_CONN_VILLAGE_WAREHOUSE``, or one
+named ``village_warehouse`` in Airflow's metadata), falling back to an embedded SQLite file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+WAREHOUSE_CONN_ID = "village_warehouse"
+TIMEZONE = "Asia/Shanghai"
+
+
+def _path(variable: str, default: Path) -> Path:
+    return Path(os.environ.get(variable) or default)
+
+
+def data_dir() -> Path:
+    return _path("VILLAGE_REPORTS_DATA_DIR", PROJECT_DIR / "data")
+
+
+def inbox_dir() -> Path:
+    """Villages' files arrive under ``<inbox>/<year>/``."""
+    return _path("VILLAGE_REPORTS_INBOX", data_dir() / "inbox")
+
+
+def archive_dir() -> Path:
+    """Every received file, content-addressed and read-only."""
+    return _path("VILLAGE_REPORTS_ARCHIVE", data_dir() / "archive")
+
+
+def output_dir() -> Path:
+    return _path("VILLAGE_REPORTS_OUTPUT_DIR", PROJECT_DIR / "output")
+
+
+def sql_dir() -> Path:
+    return _path("VILLAGE_REPORTS_SQL_DIR", PROJECT_DIR / "sql")
+
+
+def warehouse_url() -> str:
+    """SQLAlchemy URL of the warehouse: the Airflow connection if set, else data/warehouse.sqlite."""
+    uri = os.environ.get(f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}")
+    if not uri:
+        uri = _airflow_connection_uri()
+    if not uri:
+        return f"sqlite:///{data_dir() / 'warehouse.sqlite'}"
+    for prefix in ("postgres://", "postgresql://"):
+        if uri.startswith(prefix):
+            return "postgresql+psycopg://" + uri[len(prefix) :]
+    return uri
+
+
+def _airflow_connection_uri() -> str | None:
+    """The connection from Airflow's metadata, when running inside Airflow and it exists."""
+    if "AIRFLOW_HOME" not in os.environ and "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" not in os.environ:
+        return None
+    try:
+        from airflow.sdk import Connection
+
+        return Connection.get(WAREHOUSE_CONN_ID).get_uri()
+    except Exception:  # ruff: ignore[blind-except] - no such connection, or not inside a task
+        return None

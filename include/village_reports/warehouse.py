@@ -1,0 +1,187 @@
+"""The warehouse: dimensions, submissions, facts with provenance, totals (SQLAlchemy 2).
+
+SQL lives in ``sql/``; this module only binds parameters and draws transaction lines.
+Every load is one transaction and an UPSERT keyed by the file's hash, so rerunning a
+run, or receiving the same file twice, leaves the warehouse as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict
+from functools import cache
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.sql.elements import TextClause
+
+from village_reports import settings
+from village_reports.catalogue import Catalogue, load_catalogue
+from village_reports.intake import Arrival
+from village_reports.reader import Problem, ReadResult, Record
+from village_reports.roster import Roster, load_roster
+from village_reports.totals import TownshipTotal
+
+ACCEPTED = "accepted"
+ACCEPTED_WITH_WARNINGS = "accepted_with_warnings"
+REJECTED = "rejected"
+
+
+@cache
+def _statements(path: Path) -> tuple[TextClause, ...]:
+    """The statements of one SQL file (separated by ';' at the end of a line)."""
+    body = "\n".join(
+        line for line in path.read_text(encoding="utf-8").splitlines() if not line.strip().startswith("--")
+    )
+    return tuple(text(part.strip()) for part in body.split(";\n") if part.strip().rstrip(";").strip())
+
+
+def sql(name: str) -> tuple[TextClause, ...]:
+    return _statements(settings.sql_dir() / f"{name}.sql")
+
+
+def run_sql(connection: Connection, name: str, params: dict | list[dict] | None = None) -> None:
+    for statement in sql(name):
+        connection.execute(statement, params) if params is not None else connection.execute(statement)
+
+
+def get_engine(url: str | None = None) -> Engine:
+    url = url or settings.warehouse_url()
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, future=True)
+    if engine.dialect.name == "sqlite":
+        # several tasks write to the one file: wait for the lock rather than fail
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA busy_timeout = 30000")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.close()
+
+    return engine
+
+
+def create_schema(engine: Engine, catalogue: Catalogue | None = None, roster: Roster | None = None) -> None:
+    """Tables, views and the unit and indicator dimensions; safe to run any number of times."""
+    catalogue = catalogue or load_catalogue()
+    roster = roster or load_roster()
+    units = [
+        {"unit_code": u.code, "unit_name": u.name, "kind": u.kind, "placeholder": u.placeholder} for u in roster.units
+    ]
+    indicators = [
+        {
+            "indicator_code": i.code,
+            "indicator_name": i.name,
+            "unit": i.unit,
+            "section_code": i.section,
+            "section_name": catalogue.section(i.section).name,
+            "value_type": i.type,
+            "decimals": i.decimals,
+            "reporter": i.reporter,
+            "aggregation": i.aggregation,
+            "min_value": i.minimum,
+            "max_value": i.maximum,
+            "sort_order": n,
+        }
+        for n, i in enumerate(catalogue.indicators)
+    ]
+    with engine.begin() as connection:
+        run_sql(connection, "schema")
+        run_sql(connection, "views")
+        run_sql(connection, "dml/upsert_unit", units)
+        run_sql(connection, "dml/upsert_indicator", indicators)
+
+
+def known_hashes(engine: Engine) -> set[str]:
+    with engine.connect() as connection:
+        return {row[0] for row in connection.execute(sql("dml/select_known_hashes")[0])}
+
+
+def status_of(problems: Iterable[Problem]) -> str:
+    severities = {p.severity for p in problems}
+    if "error" in severities:
+        return REJECTED
+    return ACCEPTED_WITH_WARNINGS if "warning" in severities else ACCEPTED
+
+
+def load_submission(engine: Engine, arrival: Arrival, result: ReadResult, problems: list[Problem]) -> str:
+    """Store one file's figures and problems in one transaction; returns its status."""
+    status = status_of(problems)
+    year = result.year or arrival.year
+    submission = {
+        "submission_id": arrival.sha256,
+        "unit_code": result.unit_code,
+        "year": year,
+        "file_name": arrival.file_name,
+        "archive_path": arrival.archive_path,
+        "size_bytes": arrival.size,
+        "received_at": arrival.received_at,
+        "template_version": result.template_version,
+        "status": status,
+        "error_count": sum(p.severity == "error" for p in problems),
+        "warning_count": sum(p.severity == "warning" for p in problems),
+    }
+    facts = [
+        {**asdict(r), "submission_id": arrival.sha256, "year": year} for r in result.records if r.unit_code is not None
+    ]
+    problem_rows = [{**asdict(p), "submission_id": arrival.sha256, "seq": n} for n, p in enumerate(problems)]
+    with engine.begin() as connection:
+        run_sql(
+            connection,
+            "dml/upsert_period",
+            {"year": year, "period_start": f"{year}-01-01", "period_end": f"{year}-12-31"},
+        )
+        run_sql(connection, "dml/upsert_submission", submission)
+        run_sql(connection, "dml/delete_submission_rows", {"submission_id": arrival.sha256})
+        if facts:
+            run_sql(connection, "dml/insert_fact", facts)
+        if problem_rows:
+            run_sql(connection, "dml/insert_problem", problem_rows)
+        if result.unit_code:
+            run_sql(connection, "dml/refresh_current", {"unit_code": result.unit_code, "year": year})
+    return status
+
+
+def years(engine: Engine) -> list[int]:
+    with engine.connect() as connection:
+        return [row[0] for row in connection.execute(sql("dml/select_years")[0])]
+
+
+def current_records(engine: Engine, year: int) -> list[Record]:
+    """The figures in force for one year (each unit's current submission)."""
+    with engine.connect() as connection:
+        rows = connection.execute(sql("dml/select_current_facts")[0], {"year": year}).mappings()
+        return [Record(**row) for row in rows]
+
+
+def save_totals(engine: Engine, year: int, totals: dict[str, TownshipTotal]) -> None:
+    """Replace one year's totals and their provenance (one partition, one transaction)."""
+    rows = [
+        {
+            "year": year,
+            "indicator_code": t.indicator_code,
+            "value": t.value,
+            "units_reported": t.units_reported,
+            "units_expected": t.units_expected,
+        }
+        for t in totals.values()
+    ]
+    sources = [
+        {
+            "year": year,
+            "indicator_code": t.indicator_code,
+            "unit_code": c.unit_code,
+            "source_code": c.indicator_code,
+            "value": c.value,
+            "sheet": c.sheet,
+            "cell": c.cell,
+        }
+        for t in totals.values()
+        for c in t.contributions
+    ]
+    with engine.begin() as connection:
+        run_sql(connection, "dml/delete_year_totals", {"year": year})
+        run_sql(connection, "dml/insert_total", rows)
+        if sources:
+            run_sql(connection, "dml/insert_total_source", sources)

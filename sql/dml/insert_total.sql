@@ -1,0 +1,2 @@
+INSERT INTO township_total (year, indicator_code, value, units_reported, units_expected)
+VALUES (:year, :indicator_code, :value, :units_reported, :units_expected);

@@ -1,0 +1,1 @@
+SELECT submission_id FROM submission;

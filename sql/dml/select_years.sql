@@ -1,0 +1,1 @@
+SELECT year FROM dim_period ORDER BY year;
