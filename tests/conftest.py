@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,6 +16,10 @@ from village_reports.catalogue import Catalogue, load_catalogue
 from village_reports.roster import Roster, load_roster
 from village_reports.samples import sample_values
 from village_reports.template import build_workbook
+
+# Airflow reads its settings at import: keep tests away from ~/airflow and the examples.
+os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="airflow-home-"))
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
 SEED_REPORT = Path(__file__).parent / "data" / "maotian_2021_report.txt"
 IN_CI = bool(os.environ.get("CI"))

@@ -1,0 +1,135 @@
+"""The pipeline end to end against a real database (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import openpyxl
+import pytest
+from sqlalchemy import text
+
+from village_reports import pipeline, settings, warehouse
+from village_reports.catalogue import load_catalogue
+from village_reports.report import phrase
+from village_reports.samples import write_samples
+from village_reports.template import COL_CODE, COL_VALUE, COLUMNS, DATA_SHEET
+
+
+def run_pipeline() -> list[dict]:
+    """What one nightly run and the report run do, without Airflow."""
+    pipeline.prepare_warehouse()
+    arrivals = pipeline.discover_and_archive()
+    lines = []
+    for batch in pipeline.plan_batches(arrivals, batch_size=7):
+        lines += pipeline.load_batch(pipeline.validate_batch(pipeline.read_batch(batch)))
+    for year in pipeline.reporting_years():
+        pipeline.report_year(year)
+    return lines
+
+
+def view(name: str, order: str) -> list[tuple]:
+    with warehouse.get_engine().connect() as connection:
+        return [tuple(row) for row in connection.execute(text(f"SELECT * FROM {name} ORDER BY {order}"))]
+
+
+def totals(year: int) -> dict[str, float]:
+    rows = view("township_totals", "indicator_code")
+    return {row[1]: row[6] for row in rows if row[0] == year}
+
+
+def set_cell(path: Path, code: str, value: object) -> None:
+    workbook = openpyxl.load_workbook(path)
+    ws = workbook[DATA_SHEET]
+    code_col, value_col = COLUMNS.index(COL_CODE) + 1, COLUMNS.index(COL_VALUE) + 1
+    row = next(r for r in range(1, ws.max_row + 1) if ws.cell(row=r, column=code_col).value == code)
+    ws.cell(row=row, column=value_col).value = value
+    workbook.save(path)
+
+
+@pytest.fixture
+def inbox(project: Path) -> Path:
+    write_samples(settings.inbox_dir())
+    return settings.inbox_dir()
+
+
+def test_full_run_reproduces_the_2021_report(inbox: Path, project: Path, seed_text: str) -> None:
+    lines = run_pipeline()
+    assert len(lines) == 57 and {line["status"] for line in lines} == {"accepted"}
+    t2021 = totals(2021)
+    assert (t2021["REV01"], t2021["REV19"], t2021["REV03"], t2021["REV04"], t2021["LIV01"]) == (
+        1137,
+        1350,
+        159,
+        784.5,
+        66.98,
+    )
+    catalogue = load_catalogue()
+    for ind in catalogue.indicators:
+        if ind.quoted:
+            assert (ind.quote or ind.sentence).format(figure=phrase(t2021[ind.code], ind)) in seed_text, ind.code
+    report = (project / "output" / "2021" / "annual_report.md").read_text(encoding="utf-8")
+    assert "全镇共纳入低保救助对象1137人" in report and "过万亩" in report
+    assert "鸣山村 填报表!F7" in report  # provenance names the village and its cell
+    for year in (2019, 2020, 2021):
+        folder = project / "output" / str(year)
+        assert {p.name for p in folder.iterdir()} == {"township_totals.csv", "township_totals.xlsx", "annual_report.md"}
+    assert view("completeness", "year") == [(y, 19, 19, 0, 0, 1.0) for y in (2019, 2020, 2021)]
+    assert len(list((project / "data" / "archive").rglob("*.xlsx"))) == 57
+
+
+def test_rerun_and_duplicate_file_change_nothing(inbox: Path) -> None:
+    run_pipeline()
+    names = ("village_indicator_values", "township_totals", "submission_status", "year_over_year")
+    before = {n: view(n, "1, 2, 3") for n in names}
+    shutil.copy(next(inbox.glob("2021/MT01_*")), inbox / "2021" / "MT01_again.xlsx")  # same bytes, new name
+    assert run_pipeline() == []  # nothing new: no file is opened
+    assert {n: view(n, "1, 2, 3") for n in names} == before
+
+
+def test_edited_workbook_changes_totals_and_report_and_keeps_history(inbox: Path, project: Path) -> None:
+    run_pipeline()
+    original = totals(2021)["REV01"]
+    path = next(inbox.glob("2021/MT03_*"))
+    old_value = next(
+        r[8] for r in view("village_indicator_values", "1") if r[1] == "MT03" and r[4] == "REV01" and r[0] == 2021
+    )
+    set_cell(path, "REV01", old_value + 10)
+    lines = run_pipeline()
+    assert [(line["unit_code"], line["status"]) for line in lines] == [("MT03", "accepted")]
+    assert totals(2021)["REV01"] == original + 10
+    assert f"全镇共纳入低保救助对象{int(original + 10)}人" in (project / "output/2021/annual_report.md").read_text(
+        "utf-8"
+    )
+    with warehouse.get_engine().connect() as connection:
+        versions = connection.execute(
+            text(
+                "SELECT s.is_current, f.value FROM submission s JOIN fact_value f USING (submission_id) "
+                "WHERE s.unit_code = 'MT03' AND s.year = 2021 AND f.indicator_code = 'REV01' ORDER BY f.value"
+            )
+        ).all()
+    assert [tuple(v) for v in versions] == [(False, old_value), (True, old_value + 10)]
+
+
+def test_bad_file_is_rejected_kept_and_does_not_stop_the_others(inbox: Path, project: Path) -> None:
+    bad = inbox / "2021" / "MT05_broken.xlsx"
+    bad.write_text("not a workbook", encoding="utf-8")
+    path = next(inbox.glob("2021/MT06_*"))
+    set_cell(path, "REV01", 99999)  # out of range: GX rejects it
+    lines = run_pipeline()
+    statuses = {line["file_name"]: line["status"] for line in lines}
+    assert statuses.pop("MT05_broken.xlsx") == "rejected"
+    assert statuses.pop(path.name) == "rejected"
+    assert set(statuses.values()) == {"accepted"}
+    archived = [p for p in (project / "data/archive").rglob("*") if p.is_file()]
+    assert bad.exists() and any(p.read_bytes() == b"not a workbook" for p in archived)
+    with warehouse.get_engine().connect() as connection:
+        messages = [
+            r[0]
+            for r in connection.execute(
+                text("SELECT message FROM submission_problem WHERE code = 'value.above_maximum'")
+            )
+        ]
+    assert messages and "99999" in messages[0]
+    status = {row[1]: row[4] for row in view("submission_status", "1, 2") if row[0] == 2021}
+    assert status["MT06"] == "rejected"
