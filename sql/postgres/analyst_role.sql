@@ -1,0 +1,16 @@
+-- A read-only role for analysts on the PostgreSQL warehouse. Run as the warehouse owner:
+--   psql -d warehouse -v analyst_password="'…'" -f sql/postgres/analyst_role.sql
+-- Analysts may read every table and view, now and later, and change nothing.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'village_analyst') THEN
+        CREATE ROLE village_analyst NOLOGIN;
+    END IF;
+END
+$$;
+GRANT CONNECT ON DATABASE warehouse TO village_analyst;
+GRANT USAGE ON SCHEMA public TO village_analyst;
+GRANT SELECT ON ALL TABLES IN SCHEMA public TO village_analyst;
+ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO village_analyst;
+REVOKE CREATE ON SCHEMA public FROM village_analyst;
+ALTER ROLE village_analyst SET default_transaction_read_only = on;
