@@ -69,23 +69,12 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     """The warehouse at a glance: completeness per year and the headline totals."""
-    from sqlalchemy import text
-
     from village_reports import settings, warehouse
 
     engine = warehouse.get_engine()
     with engine.connect() as connection:
-        completeness = connection.execute(text("SELECT * FROM completeness ORDER BY year")).mappings().all()
-        headline = (
-            connection.execute(
-                text(
-                    "SELECT year, indicator_name, value, unit FROM township_totals "
-                    "WHERE indicator_code IN ('REV01', 'REV19', 'REV03', 'REV04', 'LIV01') ORDER BY year, sort_order"
-                )
-            )
-            .mappings()
-            .all()
-        )
+        completeness = connection.execute(warehouse.sql("dml/select_completeness")[0]).mappings().all()
+        headline = connection.execute(warehouse.sql("dml/select_headline_totals")[0]).mappings().all()
     print(f"warehouse: {engine.url.render_as_string(hide_password=True)}")
     for row in completeness:
         print(

@@ -53,10 +53,6 @@ def plan_batches(arrivals: Sequence[dict[str, Any]], batch_size: int = 1) -> lis
     return [{"label": _label(chunk), "arrivals": chunk} for chunk in chunks]
 
 
-def _result_to_dict(result: ReadResult) -> dict[str, Any]:
-    return asdict(result)
-
-
 def _result_from_dict(data: dict[str, Any]) -> ReadResult:
     return ReadResult(
         **{k: v for k, v in data.items() if k not in ("records", "problems")},
@@ -70,7 +66,7 @@ def read_batch(batch: Batch) -> Batch:
     results = [read_workbook(a["archive_path"], default_year=a["year"]) for a in batch["arrivals"]]
     for arrival, result in zip(batch["arrivals"], results, strict=True):
         result.source = arrival["file_name"]
-    return {**batch, "results": [_result_to_dict(r) for r in results]}
+    return {**batch, "results": [asdict(r) for r in results]}
 
 
 def validate_batch(batch: Batch) -> Batch:
@@ -81,7 +77,7 @@ def validate_batch(batch: Batch) -> Batch:
     outcome = run_suite(results)
     for result, problems in zip(results, outcome.problems, strict=True):
         result.problems.extend(problems)
-    return {**batch, "results": [_result_to_dict(r) for r in results], "validation": outcome.statistics}
+    return {**batch, "results": [asdict(r) for r in results], "validation": outcome.statistics}
 
 
 def load_batch(batch: Batch) -> list[dict[str, Any]]:

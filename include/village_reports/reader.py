@@ -87,10 +87,6 @@ class ReadResult:
     records: list[Record] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
 
-    @property
-    def has_errors(self) -> bool:
-        return any(p.severity == "error" for p in self.problems)
-
     def values(self) -> dict[str, float | None]:
         return {r.indicator_code: r.value for r in self.records}
 

@@ -12,7 +12,6 @@ from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 WAREHOUSE_CONN_ID = "village_warehouse"
-TIMEZONE = "Asia/Shanghai"
 
 
 def _path(variable: str, default: Path) -> Path:

@@ -22,47 +22,48 @@ from village_reports.roster import Roster, load_roster
 SUITE_NAME = "village_submission"
 
 
-@dataclass(frozen=True)
-class Check:
-    """One generated expectation and what its failure means to a clerk."""
-
-    name: str
-    problem_code: str
-    message: str  # formatted with the failing row's fields
-
-
-def _checks() -> list[Check]:
-    return [
-        Check("known_indicator", "value.unknown_indicator", "指标代码“{indicator_code}”不在指标目录中。"),
-        Check("known_unit", "value.unknown_unit", "单位代码“{unit_code}”不在名册中，请使用镇里下发的模板。"),
-        Check("at_least_minimum", "value.below_minimum", "“{name}”填的是 {value:g}，不能小于 {min_value:g}{unit}。"),
-        Check(
-            "at_most_maximum",
-            "value.above_maximum",
-            "“{name}”填的是 {value:g}，超出合理范围（最大 {max_value:g}{unit}），请核实。",
-        ),
-        Check("whole_number", "value.not_whole", "“{name}”应为整数，填的是 {value:g}。"),
-        Check("required", "value.required_missing", "“{name}”是必填指标，没有填写；没有发生请填 0。"),
-    ]
-
-
 def _expectations(catalogue: Catalogue, roster: Roster) -> list[Any]:
+    """The suite; each expectation's meta says what its failure means to a clerk."""
     import great_expectations.expectations as gxe
 
     codes = [i.code for i in catalogue.indicators if i.is_filled_in]
     pair = {"ignore_row_if": "either_value_is_missing", "or_equal": True}
-    built = [
-        gxe.ExpectColumnValuesToBeInSet(column="indicator_code", value_set=codes),
-        gxe.ExpectColumnValuesToBeInSet(column="unit_code", value_set=[u.code for u in roster.units]),
-        gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="value", column_B="min_value", **pair),
-        gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="max_value", column_B="value", **pair),
-        # null unless the indicator counts things; nulls are not checked
-        gxe.ExpectColumnValuesToBeInSet(column="whole_remainder", value_set=[0.0]),
-        gxe.ExpectColumnValuesToNotBeNull(column="value"),  # every filled-in indicator is compulsory
+    checks = [
+        (
+            gxe.ExpectColumnValuesToBeInSet(column="indicator_code", value_set=codes),
+            "value.unknown_indicator",
+            "指标代码“{indicator_code}”不在指标目录中。",
+        ),
+        (
+            gxe.ExpectColumnValuesToBeInSet(column="unit_code", value_set=[u.code for u in roster.units]),
+            "value.unknown_unit",
+            "单位代码“{unit_code}”不在名册中，请使用镇里下发的模板。",
+        ),
+        (
+            gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="value", column_B="min_value", **pair),
+            "value.below_minimum",
+            "“{name}”填的是 {value:g}，不能小于 {min_value:g}{unit}。",
+        ),
+        (
+            gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="max_value", column_B="value", **pair),
+            "value.above_maximum",
+            "“{name}”填的是 {value:g}，超出合理范围（最大 {max_value:g}{unit}），请核实。",
+        ),
+        (
+            # null unless the indicator counts things; nulls are not checked
+            gxe.ExpectColumnValuesToBeInSet(column="whole_remainder", value_set=[0.0]),
+            "value.not_whole",
+            "“{name}”应为整数，填的是 {value:g}。",
+        ),
+        (
+            gxe.ExpectColumnValuesToNotBeNull(column="value"),  # every filled-in indicator is compulsory
+            "value.required_missing",
+            "“{name}”是必填指标，没有填写；没有发生请填 0。",
+        ),
     ]
-    for expectation, check in zip(built, _checks(), strict=True):
-        expectation.meta = {"check": check.name}
-    return built
+    for expectation, problem_code, message in checks:
+        expectation.meta = {"problem_code": problem_code, "message": message}
+    return [expectation for expectation, _, _ in checks]
 
 
 @cache
@@ -148,21 +149,20 @@ def validate_batch(results: Sequence[ReadResult]) -> ValidationOutcome:
         batch_parameters={"dataframe": frame},
         result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["row_id"]},
     )
-    checks = {c.name: c for c in _checks()}
     by_row = frame.set_index("row_id")
     for expectation_result in run.results:
         if expectation_result.success:
             continue
-        check = checks[expectation_result.expectation_config.meta["check"]]
+        meta = expectation_result.expectation_config.meta
         for index in expectation_result.result.get("unexpected_index_list") or []:
             row_id = index["row_id"] if isinstance(index, dict) else index
             row = by_row.loc[int(row_id)]
             fields = {k: ("" if pd.isna(v) else v) for k, v in row.items()}
             per_result[int(row["result_index"])].append(
                 Problem(
-                    check.problem_code,
+                    meta["problem_code"],
                     "error",
-                    check.message.format(**fields),
+                    meta["message"].format(**fields),
                     sheet=str(row["sheet"]),
                     cell=str(row["cell"]),
                     indicator_code=str(row["indicator_code"]),
