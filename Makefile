@@ -29,6 +29,7 @@ AIRFLOW_LOG := $(AIRFLOW_HOME)/dags-test.log
 
 run: install
 	$(BIN)/python -m village_reports templates --out $(OUTPUT)/templates
+	$(BIN)/python -m village_reports dictionary --out $(OUTPUT)/data_dictionary.md
 	$(BIN)/python -m village_reports samples --inbox $(INBOX)
 	$(BIN)/airflow db migrate > /dev/null
 	@echo "running village_reports and township_report with 'airflow dags test' (log: $(AIRFLOW_LOG))"

@@ -67,6 +67,16 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dictionary(args: argparse.Namespace) -> int:
+    from village_reports.catalogue import data_dictionary
+
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(data_dictionary(load_catalogue()), encoding="utf-8")
+    print(f"data dictionary written to {out}")
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     """The warehouse at a glance: completeness per year and the headline totals."""
     from village_reports import settings, warehouse
@@ -101,8 +111,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     summary.add_argument("--inbox", default="data/inbox")
     summary.add_argument("-v", "--verbose", action="store_true", help="list every problem")
     commands.add_parser("status", help="completeness and headline totals from the warehouse")
+    dictionary = commands.add_parser("dictionary", help="write the data dictionary generated from the catalogue")
+    dictionary.add_argument("--out", default="output/data_dictionary.md")
     args = parser.parse_args(argv)
-    handlers = {"templates": cmd_templates, "samples": cmd_samples, "summary": cmd_summary, "status": cmd_status}
+    handlers = {
+        "templates": cmd_templates,
+        "samples": cmd_samples,
+        "summary": cmd_summary,
+        "status": cmd_status,
+        "dictionary": cmd_dictionary,
+    }
     handler = handlers[args.command]
     return handler(args)
 

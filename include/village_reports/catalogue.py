@@ -211,3 +211,45 @@ def load_catalogue(path: Path = CATALOGUE_FILE) -> Catalogue:
     if errors:
         raise CatalogueError("; ".join(errors))
     return catalogue
+
+
+_AGGREGATION_TEXT = {
+    "sum": "各村（居）数值求和",
+    "township": "镇本级直报",
+    "ratio": "两项汇总数之比",
+    "count_units": "符合条件的村（居）个数",
+}
+_REPORTER_TEXT = {"village": "各村（居）", "township": "镇本级", "derived": "自动计算"}
+
+
+def data_dictionary(catalogue: Catalogue) -> str:
+    """The catalogue as a Markdown data dictionary for analysts (generated, never edited)."""
+    lines = [
+        "# 数据字典 · Data dictionary",
+        "",
+        f"Generated from the indicator catalogue, version {catalogue.version} (template {catalogue.template_version}).",
+        "`indicator_code` is the key in `dim_indicator`, `fact_value`, `township_totals` and",
+        "`village_indicator_values`. A blank value (NULL) means 'not reported'; 0 means 'none'.",
+        "",
+    ]
+    for section in catalogue.sections:
+        lines += [
+            f"## {section.code} {section.name}",
+            "",
+            "| 代码 code | 指标名称 name | 单位 unit | 类型 type | 填报 reporter "
+            "| 汇总方式 aggregation | 合理范围 range |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for ind in catalogue.in_section(section.code):
+            rule = _AGGREGATION_TEXT[ind.aggregation]
+            if ind.aggregation == "ratio":
+                rule += f"：{ind.numerator} ÷ {ind.denominator} × {ind.scale:g}"
+            elif ind.aggregation == "count_units":
+                rule += f"：{ind.of} {ind.condition}"
+            low, high = (f"{x:g}" for x in ind.range)
+            lines.append(
+                f"| {ind.code} | {ind.name} | {ind.unit} | {ind.type} | {_REPORTER_TEXT[ind.reporter]} | {rule} | "
+                f"{low}–{high} |"
+            )
+        lines.append("")
+    return "\n".join(lines)

@@ -9,8 +9,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from village_reports import intake, settings, warehouse
 from village_reports.intake import Arrival
@@ -31,9 +33,21 @@ def prepare_warehouse() -> str:
     return engine.dialect.name
 
 
-def discover_and_archive(years: Iterable[int] | None = None) -> list[dict[str, Any]]:
-    """New files in the inbox (by content hash), each archived read-only before anything else."""
-    known = warehouse.known_hashes(warehouse.get_engine())
+def reporting_year(logical_date: datetime) -> int:
+    """The year a yearly run closes: it fires at 00:00 on 1 January in Shanghai, which is
+    16:00 UTC on 31 December, so the year is taken in local time, less one."""
+    if logical_date.tzinfo is None:
+        raise ValueError("logical date must be timezone-aware")
+    return logical_date.astimezone(ZoneInfo(settings.REPORTING_TIMEZONE)).year - 1
+
+
+def discover_and_archive(years: Iterable[int] | None = None, reprocess: bool = False) -> list[dict[str, Any]]:
+    """New files in the inbox (by content hash), each archived read-only before anything else.
+
+    ``reprocess`` takes every file again (after a rule or catalogue change); loads are
+    idempotent, so unchanged files leave the warehouse as it was.
+    """
+    known = set() if reprocess else warehouse.known_hashes(warehouse.get_engine())
     arrivals = intake.discover(settings.inbox_dir(), known, years)
     archived = [intake.archive(a, settings.archive_dir()) for a in arrivals]
     log.info("%d new file(s) in %s", len(archived), settings.inbox_dir())
@@ -106,9 +120,21 @@ def load_batch(batch: Batch) -> list[dict[str, Any]]:
     return lines
 
 
+def summarise_loads(loaded: Iterable[list[dict[str, Any]] | None]) -> dict[str, Any]:
+    """One run's outcome: files loaded, how many of each status, which years they touched."""
+    lines = [line for batch in loaded or [] if batch for line in batch]
+    statuses: dict[str, int] = {}
+    for line in lines:
+        statuses[line["status"]] = statuses.get(line["status"], 0) + 1
+    return {"files": len(lines), "statuses": statuses, "years": sorted({line["year"] for line in lines})}
+
+
 def report_year(year: int, out_dir: Path | None = None) -> dict[str, Any]:
     """Totals for one year from the figures in force, stored and written as the three outputs."""
     engine = warehouse.get_engine()
+    if year not in warehouse.years(engine):
+        log.info("no submission for %s yet: no totals written", year)
+        return {"year": year, "indicators": 0, "complete": 0, "outputs": []}
     records = warehouse.current_records(engine, year)
     totals = compute_totals(records)
     warehouse.save_totals(engine, year, totals)

@@ -12,6 +12,8 @@ from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 WAREHOUSE_CONN_ID = "village_warehouse"
+# Reporting years and schedules follow the township's clock.
+REPORTING_TIMEZONE = "Asia/Shanghai"
 
 
 def _path(variable: str, default: Path) -> Path:

@@ -19,7 +19,7 @@ def dagbag():
 
 def test_dags_import_without_errors(dagbag) -> None:
     assert dagbag.import_errors == {}
-    assert set(dagbag.dag_ids) == {"village_reports", "township_report"}
+    assert set(dagbag.dag_ids) == {"village_reports", "village_reports_annual", "township_report"}
 
 
 def test_every_dag_has_tags_doc_retries_and_local_start(dagbag) -> None:
@@ -42,8 +42,16 @@ def test_ingest_is_nightly_and_report_follows_the_asset(dagbag) -> None:
     assert "village_warehouse" in str(report.timetable.asset_condition)
 
 
-def test_units_are_mapped_with_labels(dagbag) -> None:
-    ingest = dagbag.dags["village_reports"]
+def test_annual_dag_is_yearly_in_local_time_and_backfillable(dagbag) -> None:
+    annual = dagbag.dags["village_reports_annual"]
+    assert annual.timetable.expression == "0 0 1 1 *"
+    assert "Asia/Shanghai" in str(annual.timetable.timezone)
+    assert "report_years" in annual.task_ids and "publish" not in annual.task_ids
+
+
+@pytest.mark.parametrize("dag_id", ["village_reports", "village_reports_annual"])
+def test_units_are_mapped_with_labels(dagbag, dag_id: str) -> None:
+    ingest = dagbag.dags[dag_id]
     for task_id in ("read", "validate", "load"):
         assert ingest.get_task(task_id).map_index_template == "{{ batch_label }}"
 

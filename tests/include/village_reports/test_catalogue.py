@@ -67,3 +67,12 @@ def test_load_refuses_an_inconsistent_file(tmp_path) -> None:
 def test_count_units_condition(catalogue: Catalogue) -> None:
     roads = catalogue["LIV02"]
     assert roads.meets_condition(0.5) and not roads.meets_condition(0)
+
+
+def test_data_dictionary_lists_every_indicator_with_its_rule(catalogue: Catalogue) -> None:
+    from village_reports.catalogue import data_dictionary
+
+    text = data_dictionary(catalogue)
+    for ind in catalogue.indicators:
+        assert f"| {ind.code} | {ind.name} |" in text
+    assert "SOC04 ÷ SOC03 × 100" in text and "LIV03 > 0" in text
