@@ -26,7 +26,8 @@ CREATE TABLE IF NOT EXISTS dim_indicator (
 CREATE TABLE IF NOT EXISTS dim_period (
     year          INTEGER PRIMARY KEY,
     period_start  DATE NOT NULL,
-    period_end    DATE NOT NULL
+    period_end    DATE NOT NULL,
+    deadline      TEXT NOT NULL           -- ISO 8601 UTC; from data/rules.yaml
 );
 
 -- One row per distinct file received (its SHA-256); never deleted.
@@ -45,6 +46,29 @@ CREATE TABLE IF NOT EXISTS submission (
     warning_count     INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS submission_unit_year ON submission (unit_code, year);
+
+-- Every file ever received: one row per inbox path and content. Each is exactly one of
+-- accepted, accepted with warnings, rejected (its submission's status) or duplicate.
+CREATE TABLE IF NOT EXISTS file_receipt (
+    receipt_id     TEXT PRIMARY KEY,      -- SHA-256 of inbox path and content hash
+    submission_id  TEXT NOT NULL,         -- the content's SHA-256
+    year           INTEGER NOT NULL,
+    file_name      TEXT NOT NULL,
+    received_at    TEXT NOT NULL,
+    is_duplicate   BOOLEAN NOT NULL       -- same bytes as a file received before
+);
+CREATE INDEX IF NOT EXISTS file_receipt_submission ON file_receipt (submission_id);
+
+-- Every Great Expectations run: one per batch of submissions.
+CREATE TABLE IF NOT EXISTS validation_run (
+    validation_id   TEXT PRIMARY KEY,     -- SHA-256 of the batch's submission ids
+    validated_at    TEXT NOT NULL,
+    submission_ids  TEXT NOT NULL,        -- JSON list
+    success         BOOLEAN NOT NULL,
+    evaluated       INTEGER NOT NULL,
+    successful      INTEGER NOT NULL,
+    result_json     TEXT NOT NULL         -- GX's own description of the run
+);
 
 -- Every figure of every submission, with the cell it came from.
 CREATE TABLE IF NOT EXISTS fact_value (

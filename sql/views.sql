@@ -1,4 +1,8 @@
 -- Analysts' views. Dropped and re-created together (dependents first) on every schema apply.
+DROP VIEW IF EXISTS quarantine;
+DROP VIEW IF EXISTS file_accounting;
+DROP VIEW IF EXISTS received_files;
+DROP VIEW IF EXISTS timeliness;
 DROP VIEW IF EXISTS year_over_year;
 DROP VIEW IF EXISTS completeness;
 DROP VIEW IF EXISTS submission_status;
@@ -58,3 +62,47 @@ SELECT cur.year, cur.indicator_code, cur.indicator_name, cur.unit,
 FROM township_totals cur
 LEFT JOIN township_totals prev
        ON prev.indicator_code = cur.indicator_code AND prev.year = cur.year - 1;
+
+-- Every file ever received and what became of it.
+CREATE VIEW received_files AS
+SELECT r.year, r.received_at, r.file_name, s.unit_code, r.submission_id, r.receipt_id,
+       CASE WHEN r.is_duplicate THEN 'duplicate' ELSE s.status END AS outcome,
+       s.is_current, s.error_count, s.warning_count, s.archive_path
+FROM file_receipt r
+LEFT JOIN submission s ON s.submission_id = r.submission_id;
+
+-- received = accepted + accepted_with_warnings + rejected + duplicate, per year.
+CREATE VIEW file_accounting AS
+SELECT year,
+       COUNT(*) AS received,
+       SUM(CASE WHEN outcome = 'accepted' THEN 1 ELSE 0 END) AS accepted,
+       SUM(CASE WHEN outcome = 'accepted_with_warnings' THEN 1 ELSE 0 END) AS accepted_with_warnings,
+       SUM(CASE WHEN outcome = 'rejected' THEN 1 ELSE 0 END) AS rejected,
+       SUM(CASE WHEN outcome = 'duplicate' THEN 1 ELSE 0 END) AS duplicate,
+       SUM(CASE WHEN outcome IS NULL THEN 1 ELSE 0 END) AS unaccounted
+FROM received_files
+GROUP BY year;
+
+-- Rejected files, kept in the archive, with every reason (退回原因).
+CREATE VIEW quarantine AS
+SELECT f.year, f.received_at, f.file_name, f.unit_code, f.archive_path,
+       p.seq, p.sheet, p.cell, p.indicator_code, p.message
+FROM received_files f
+JOIN submission_problem p ON p.submission_id = f.submission_id AND p.severity = 'error'
+WHERE f.outcome = 'rejected';
+
+-- On time, late, missing or rejected, per unit and year, against the deadline.
+CREATE VIEW timeliness AS
+SELECT st.year, st.unit_code, st.unit_name,
+       CASE WHEN st.has_figures AND ok.first_received <= p.deadline THEN 'on_time'
+            WHEN st.has_figures THEN 'late'
+            WHEN st.status = 'rejected' THEN 'rejected'
+            ELSE 'missing' END AS timeliness,
+       ok.first_received, p.deadline, st.status AS latest_status, st.file_name AS latest_file
+FROM submission_status st
+JOIN dim_period p ON p.year = st.year
+LEFT JOIN (
+    SELECT unit_code, year, MIN(received_at) AS first_received
+    FROM submission WHERE status IN ('accepted', 'accepted_with_warnings')
+    GROUP BY unit_code, year
+) ok ON ok.unit_code = st.unit_code AND ok.year = st.year;

@@ -1,7 +1,9 @@
 """Intake: find what villages sent, by content hash, and archive it before anything else.
 
-A file's identity is the SHA-256 of its bytes: the same file sent twice is one
-submission, and an edited file is a new one. The archive is content-addressed and
+Two identities: a *receipt* is one file at one inbox path with one content (every file
+ever received is exactly one receipt); a *submission* is one distinct content (its
+SHA-256). The same bytes received again are a duplicate receipt of an existing
+submission; an edited file is a new submission. The archive is content-addressed and
 read-only, so nothing a village sends is ever lost or overwritten.
 """
 
@@ -28,7 +30,9 @@ class Arrival:
     sha256: str
     size: int
     file_name: str
-    received_at: str  # ISO 8601, UTC
+    received_at: str  # ISO 8601, UTC: when the file landed in the inbox (its mtime), never later than now
+    receipt_id: str
+    duplicate: bool = False  # its content was already received under another name or earlier
     archive_path: str = ""
 
     def to_dict(self) -> dict[str, object]:
@@ -43,27 +47,50 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def receipt_id(relative_path: str, sha256: str) -> str:
+    return hashlib.sha256(f"{relative_path}\0{sha256}".encode()).hexdigest()
+
+
+def _received_at(path: Path, now: datetime) -> str:
+    landed = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    return min(landed, now).isoformat(timespec="seconds")
+
+
 def inbox_years(inbox: Path) -> list[int]:
     return sorted(int(p.name) for p in inbox.iterdir() if p.is_dir() and p.name.isdigit()) if inbox.exists() else []
 
 
-def discover(inbox: Path, known: set[str], years: Iterable[int] | None = None) -> list[Arrival]:
-    """Files under ``inbox/<year>/`` whose content is not yet in ``known`` (hashes)."""
+def discover(
+    inbox: Path,
+    known_receipts: set[str],
+    known_contents: set[str],
+    years: Iterable[int] | None = None,
+) -> list[Arrival]:
+    """Files under ``inbox/<year>/`` not yet received at that path with that content.
+
+    Files whose content is already known (or seen earlier in this scan) come back marked
+    ``duplicate``: they are accounted for, never read twice.
+    """
     found: list[Arrival] = []
-    seen: set[str] = set()
-    now = datetime.now(UTC).isoformat(timespec="seconds")
+    seen: set[str] = set(known_contents)
+    now = datetime.now(UTC)
     for year in years if years is not None else inbox_years(inbox):
         folder = inbox / str(year)
         if not folder.is_dir():
             continue
-        for path in sorted(folder.iterdir()):
-            if not path.is_file() or path.name.startswith((".", "~$")):
+        for path in sorted(folder.iterdir(), key=lambda p: (p.stat().st_mtime, p.name)):
+            if not path.is_file() or path.name.startswith("~$"):
                 continue  # Excel's lock files (~$name.xlsx) are not submissions
             sha = file_sha256(path)
-            if sha in known or sha in seen:
+            receipt = receipt_id(f"{year}/{path.name}", sha)
+            if receipt in known_receipts:
                 continue
+            found.append(
+                Arrival(
+                    str(path), year, sha, path.stat().st_size, path.name, _received_at(path, now), receipt, sha in seen
+                )
+            )
             seen.add(sha)
-            found.append(Arrival(str(path), year, sha, path.stat().st_size, path.name, now))
     return found
 
 

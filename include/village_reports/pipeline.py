@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from village_reports import intake, settings, warehouse
+from village_reports import intake, rules, settings, warehouse
+from village_reports.feedback import write_feedback
 from village_reports.intake import Arrival
 from village_reports.reader import Problem, ReadResult, Record, read_workbook
 from village_reports.report import write_outputs
 from village_reports.roster import load_roster
+from village_reports.rules import load_rules
 from village_reports.totals import compute_totals
 
 log = logging.getLogger(__name__)
@@ -42,16 +44,22 @@ def reporting_year(logical_date: datetime) -> int:
 
 
 def discover_and_archive(years: Iterable[int] | None = None, reprocess: bool = False) -> list[dict[str, Any]]:
-    """New files in the inbox (by content hash), each archived read-only before anything else.
+    """New files in the inbox, each archived read-only before anything else.
 
-    ``reprocess`` takes every file again (after a rule or catalogue change); loads are
-    idempotent, so unchanged files leave the warehouse as it was.
+    Files whose bytes were received before are archived and accounted as duplicates,
+    never read twice. ``reprocess`` takes every file again (after a rule or catalogue
+    change); loads are idempotent, so unchanged files leave the warehouse as it was.
     """
-    known = set() if reprocess else warehouse.known_hashes(warehouse.get_engine())
-    arrivals = intake.discover(settings.inbox_dir(), known, years)
+    engine = warehouse.get_engine()
+    receipts, contents = (
+        (set(), set()) if reprocess else (warehouse.known_receipts(engine), warehouse.known_hashes(engine))
+    )
+    arrivals = intake.discover(settings.inbox_dir(), receipts, contents, years)
     archived = [intake.archive(a, settings.archive_dir()) for a in arrivals]
-    log.info("%d new file(s) in %s", len(archived), settings.inbox_dir())
-    return [a.to_dict() for a in archived]
+    warehouse.record_duplicates(engine, archived)
+    new = [a for a in archived if not a.duplicate]
+    log.info("%d new file(s), %d duplicate(s) in %s", len(new), len(archived) - len(new), settings.inbox_dir())
+    return [a.to_dict() for a in new]
 
 
 def _label(arrivals: Sequence[dict[str, Any]]) -> str:
@@ -83,14 +91,62 @@ def read_batch(batch: Batch) -> Batch:
     return {**batch, "results": [asdict(r) for r in results]}
 
 
+def _outlier_context(
+    results: Sequence[ReadResult], years: set[int]
+) -> tuple[dict[tuple[int, str], dict[str, float]], dict[tuple[str, str], dict[int, float]]]:
+    """Peers (year, code) -> {unit: value} and history (unit, code) -> {year: value}.
+
+    From the figures in force in the warehouse, plus this batch's own figures.
+    """
+    lookback = int(load_rules().history["years"])
+    figures = warehouse.outlier_figures(warehouse.get_engine(), min(years) - lookback, max(years))
+    figures += [
+        (r.unit_code, r.year, r.indicator_code, r.value)
+        for result in results
+        for r in result.records
+        if r.unit_code and r.year and r.value is not None
+    ]
+    peers: dict[tuple[int, str], dict[str, float]] = {}
+    history: dict[tuple[str, str], dict[int, float]] = {}
+    for unit, year, code, value in figures:
+        peers.setdefault((year, code), {})[unit] = value
+        history.setdefault((unit, code), {})[year] = value
+    return peers, history
+
+
 def validate_batch(batch: Batch) -> Batch:
-    """One Great Expectations run over the whole batch; its failures join each file's problems."""
+    """Checks on every file of the batch: one Great Expectations run (types, ranges, codes,
+    required), then the audit rules (relations, outliers, wrong files), then the clerks'
+    explanations; the GX run is kept in the validation history."""
     from village_reports.validation import validate_batch as run_suite
 
     results = [_result_from_dict(r) for r in batch["results"]]
     outcome = run_suite(results)
-    for result, problems in zip(results, outcome.problems, strict=True):
-        result.problems.extend(problems)
+    years = {a["year"] for a in batch["arrivals"]}
+    peers, history = _outlier_context(results, years)
+    for arrival, result, gx_problems in zip(batch["arrivals"], results, outcome.problems, strict=True):
+        year = arrival["year"]
+        found = [
+            *gx_problems,
+            *rules.relation_problems(result),
+            *rules.wrong_file_problems(result, arrival["file_name"], year),
+        ]
+        if result.unit_code:
+            codes = {r.indicator_code for r in result.records}
+            found += rules.outlier_problems(
+                result,
+                {code: peers.get((year, code), {}) for code in codes},
+                {
+                    code: {y: v for y, v in history.get((result.unit_code, code), {}).items() if y < year}
+                    for code in codes
+                },
+            )
+        result.problems = rules.confirm_with_notes(result, [*result.problems, *found])
+    warehouse.record_validation(
+        warehouse.get_engine(),
+        [a["sha256"] for a in batch["arrivals"]],
+        {"success": outcome.success, "statistics": outcome.statistics, "result": outcome.result_json},
+    )
     return {**batch, "results": [asdict(r) for r in results], "validation": outcome.statistics}
 
 
@@ -103,6 +159,7 @@ def load_batch(batch: Batch) -> list[dict[str, Any]]:
         arrival = Arrival(**arrival_dict)
         result = _result_from_dict(result_dict)
         status = warehouse.load_submission(engine, arrival, result, result.problems)
+        write_feedback(settings.output_dir(), arrival_dict, result, status)
         unit = roster.get(result.unit_code or "")
         lines.append(
             {

@@ -245,7 +245,32 @@ def _check_zip(path: Path, result: ReadResult) -> bool:
     if "xl/workbook.xml" not in names and "content.xml" not in names:
         result.add("file.not_a_workbook", "error", "这个压缩文件不是 Excel 工作簿，请用镇里下发的模板填写。")
         return False
+    if any(name.lower().endswith("vbaproject.bin") for name in names):
+        result.add(
+            "file.macros",
+            "error",
+            "文件含有宏（.xlsm），为安全起见不予读取；请在 Excel 中“另存为”普通的 .xlsx 工作簿后重新报送。",
+        )
+        return False
+    if _declares_entities(path, [i for i in infos if i.filename.endswith((".xml", ".rels"))]):
+        result.add(
+            "file.xml_entities",
+            "error",
+            "文件内部结构异常（含 XML 实体声明），为安全起见不予读取；请用镇里下发的模板重新填写。",
+        )
+        return False
     return True
+
+
+def _declares_entities(path: Path, infos: list[zipfile.ZipInfo]) -> bool:
+    """A DOCTYPE or ENTITY declaration in any XML part: Office never writes one, attacks do."""
+    with zipfile.ZipFile(path) as archive:
+        for info in infos:
+            with archive.open(info) as part:
+                head = part.read(4096)
+            if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
+                return True
+    return False
 
 
 # ---------------------------------------------------------------------------------------
@@ -575,3 +600,12 @@ def read_workbook(path: Path | str, catalogue: Catalogue | None = None, default_
     _read_rows(table, result, catalogue)
     _explain_blank_cells(path, result, catalogue)
     return result
+
+
+def read_grid(path: Path, sheet: str) -> list[list[Any]]:
+    """One sheet's cells from A1, as calamine reads them (for the marked-up copy in feedback)."""
+    workbook = python_calamine.CalamineWorkbook.from_path(str(path))
+    try:
+        return [list(row) for row in workbook.get_sheet_by_name(sheet).to_python(skip_empty_area=False)]
+    finally:
+        workbook.close()

@@ -8,6 +8,7 @@ relations a real form has (劝返 <= 滞留, 整改 + 停养 <= 养殖户, loan 
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ class Spread:
     even: bool = False
     proportional_to: str | None = None
     cap_by: str | None = None
+    cap_factor: float = 1.0
 
     @classmethod
     def parse(cls, raw: Any) -> Spread:
@@ -46,6 +48,7 @@ class Spread:
             even=raw.get("spread") == "even",
             proportional_to=raw.get("proportional_to"),
             cap_by=raw.get("cap_by"),
+            cap_factor=float(raw.get("cap_factor", 1.0)),
         )
 
 
@@ -116,7 +119,7 @@ class _Generator:
     def __init__(self, plan: SamplePlan, catalogue: Catalogue, roster: Roster) -> None:
         self.plan, self.catalogue, self.roster = plan, catalogue, roster
         self.villages = roster.villages
-        sizes = {u.code: random.Random(f"{plan.seed}:size:{u.code}").lognormvariate(0, 0.45) for u in self.villages}
+        sizes = {u.code: random.Random(f"{plan.seed}:size:{u.code}").lognormvariate(0, 0.35) for u in self.villages}
         self.sizes = [sizes[u.code] for u in self.villages]
 
     def _rng(self, *parts: object) -> random.Random:
@@ -136,12 +139,14 @@ class _Generator:
         for code, spread in self.plan.village.items():
             indicator = self.catalogue[code]
             n = len(self.villages)
-            rng = self._rng("spread", year, code)
+            # a unit's share of a figure is stable across years, with a little yearly jitter,
+            # so year-over-year checks see what real villages look like
+            stable, yearly = self._rng("spread", code), self._rng("jitter", year, code)
             scale = 10**indicator.decimals
             range_cap = _ticks(indicator.maximum, indicator)
             caps = [range_cap] * n
             if spread.cap_by:
-                parent = [_ticks(v[spread.cap_by], self.catalogue[spread.cap_by]) for v in values]
+                parent = [_ticks(v[spread.cap_by] * spread.cap_factor, indicator) for v in values]
                 used = used_of_cap.setdefault(spread.cap_by, [0] * n)
                 caps = [min(c, p - u) for c, p, u in zip(caps, parent, used, strict=True)]
             total = _ticks(spread.total, indicator)
@@ -153,15 +158,16 @@ class _Generator:
                 ticks = [total // n] * n
             else:
                 if spread.proportional_to:
-                    weights = [v[spread.proportional_to] * rng.lognormvariate(0, 0.15) for v in values]
+                    weights = [v[spread.proportional_to] * stable.lognormvariate(0, 0.1) for v in values]
                 else:
-                    weights = [s * rng.lognormvariate(0, 0.35) for s in self.sizes]
+                    weights = [s * stable.lognormvariate(0, 0.25) for s in self.sizes]
                 k = spread.nonzero_units
                 if k is not None and k < n:
                     # weighted sampling without replacement (Efraimidis-Spirakis keys)
-                    keys = [rng.random() ** (1 / w) if w > 0 else -1.0 for w in weights]
+                    keys = [stable.random() ** (1 / w) if w > 0 else -1.0 for w in weights]
                     keep = set(sorted(range(n), key=keys.__getitem__, reverse=True)[: min(k, total)])
                     weights = [w if i in keep else 0.0 for i, w in enumerate(weights)]
+                weights = [w * yearly.lognormvariate(0, 0.08) for w in weights]
                 ticks = allocate(total, weights, caps, at_least_one=k is not None)
             if spread.cap_by:
                 used_of_cap[spread.cap_by] = [u + t for u, t in zip(used_of_cap[spread.cap_by], ticks, strict=True)]
@@ -174,8 +180,11 @@ class _Generator:
         for code, value in self.plan.township.items():
             indicator = self.catalogue[code]
             if year != self.plan.reference_year:
-                value = value * self.year_factor(year, code)
-            value = min(max(indicator.round(value), indicator.minimum), indicator.maximum)
+                # one factor for all of 镇本级's figures, rounded down, so that parts stay
+                # within their whole (结案 + 移交 <= 受理) as they did in the reference year
+                scale = 10**indicator.decimals
+                value = math.floor(value * self.year_factor(year, "township") * scale) / scale
+            value = min(max(value, indicator.minimum), indicator.maximum)
             values[code] = value
         return values
 

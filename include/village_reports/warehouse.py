@@ -7,10 +7,14 @@ run, or receiving the same file twice, leaves the warehouse as it was.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable
 from dataclasses import asdict
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.sql.elements import TextClause
@@ -94,8 +98,75 @@ def create_schema(engine: Engine, catalogue: Catalogue | None = None, roster: Ro
 
 
 def known_hashes(engine: Engine) -> set[str]:
+    """Contents already received (submission ids)."""
     with engine.connect() as connection:
         return {row[0] for row in connection.execute(sql("dml/select_known_hashes")[0])}
+
+
+def known_receipts(engine: Engine) -> set[str]:
+    """Files already received at their inbox path with their content."""
+    with engine.connect() as connection:
+        return {row[0] for row in connection.execute(sql("dml/select_known_receipts")[0])}
+
+
+def _receipt(arrival: Arrival) -> dict[str, object]:
+    return {
+        "receipt_id": arrival.receipt_id,
+        "submission_id": arrival.sha256,
+        "year": arrival.year,
+        "file_name": arrival.file_name,
+        "received_at": arrival.received_at,
+        "is_duplicate": arrival.duplicate,
+    }
+
+
+def record_duplicates(engine: Engine, arrivals: Iterable[Arrival]) -> None:
+    """Account for files whose content was already received: never read twice, never lost."""
+    rows = [_receipt(a) for a in arrivals if a.duplicate]
+    if rows:
+        with engine.begin() as connection:
+            run_sql(connection, "dml/upsert_receipt", rows)
+
+
+def _period(year: int) -> dict[str, object]:
+    from village_reports.rules import load_rules
+
+    return {
+        "year": year,
+        "period_start": f"{year}-01-01",
+        "period_end": f"{year}-12-31",
+        "deadline": load_rules().deadline(year),
+    }
+
+
+def record_validation(engine: Engine, submission_ids: list[str], outcome: dict[str, Any]) -> None:
+    """Keep one Great Expectations run in the validation history."""
+    ids = sorted(submission_ids)
+    row = {
+        "validation_id": hashlib.sha256("\n".join(ids).encode()).hexdigest(),
+        "validated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "submission_ids": json.dumps(ids),
+        "success": bool(outcome["success"]),
+        "evaluated": int(outcome["statistics"].get("evaluated_expectations", 0)),
+        "successful": int(outcome["statistics"].get("successful_expectations", 0)),
+        "result_json": json.dumps(outcome["result"], ensure_ascii=False, default=str),
+    }
+    with engine.begin() as connection:
+        run_sql(connection, "dml/upsert_validation_run", row)
+
+
+def outlier_figures(engine: Engine, first_year: int, last_year: int) -> list[tuple[str, int, str, float]]:
+    """(unit, year, indicator, value) in force for the years an outlier check looks at."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sql("dml/select_outlier_figures")[0], {"first_year": first_year, "last_year": last_year}
+        )
+        return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
+def timeliness(engine: Engine, year: int) -> list[dict[str, Any]]:
+    with engine.connect() as connection:
+        return [dict(row) for row in connection.execute(sql("dml/select_timeliness")[0], {"year": year}).mappings()]
 
 
 def status_of(problems: Iterable[Problem]) -> str:
@@ -106,9 +177,13 @@ def status_of(problems: Iterable[Problem]) -> str:
 
 
 def load_submission(engine: Engine, arrival: Arrival, result: ReadResult, problems: list[Problem]) -> str:
-    """Store one file's figures and problems in one transaction; returns its status."""
+    """Store one file's receipt, figures and problems in one transaction; returns its status.
+
+    Interrupted anywhere (a killed process, a lost connection), the transaction leaves the
+    warehouse as it was, and the file is still new to the next run.
+    """
     status = status_of(problems)
-    year = result.year or arrival.year
+    year = arrival.year  # the folder it was sent for; a workbook stating another year is rejected
     submission = {
         "submission_id": arrival.sha256,
         "unit_code": result.unit_code,
@@ -127,12 +202,9 @@ def load_submission(engine: Engine, arrival: Arrival, result: ReadResult, proble
     ]
     problem_rows = [{**asdict(p), "submission_id": arrival.sha256, "seq": n} for n, p in enumerate(problems)]
     with engine.begin() as connection:
-        run_sql(
-            connection,
-            "dml/upsert_period",
-            {"year": year, "period_start": f"{year}-01-01", "period_end": f"{year}-12-31"},
-        )
+        run_sql(connection, "dml/upsert_period", _period(year))
         run_sql(connection, "dml/upsert_submission", submission)
+        run_sql(connection, "dml/upsert_receipt", _receipt(arrival))
         run_sql(connection, "dml/delete_submission_rows", {"submission_id": arrival.sha256})
         if facts:
             run_sql(connection, "dml/insert_fact", facts)

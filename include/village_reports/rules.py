@@ -1,0 +1,303 @@
+"""Audit rules (审核规则) beyond type and range: relations, outliers, wrong files, deadlines.
+
+Owner of ``data/rules.yaml``. Plain functions over reader results; the history and peer
+figures an outlier check needs are passed in, so nothing here touches the warehouse.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import operator
+import re
+import statistics
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import yaml
+
+from village_reports.catalogue import DATA_DIR, Catalogue, load_catalogue
+from village_reports.reader import Problem, ReadResult
+from village_reports.report import format_number
+from village_reports.roster import Roster, load_roster
+
+RULES_FILE = DATA_DIR / "rules.yaml"
+MISSING_STRATEGIES = ("skip_if_any_missing", "skip_if_all_missing", "never_skip")
+_OPERATORS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt, "==": operator.eq}
+_ARITHMETIC = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
+_CONSISTENCY = 0.5 * 10**-6  # float noise allowed when comparing sums of decimals
+
+
+@dataclass(frozen=True)
+class Relation:
+    id: str
+    left: str
+    op: str
+    right: str
+    severity: str
+    message: str
+    missing: str = "skip_if_any_missing"
+
+    @property
+    def codes(self) -> set[str]:
+        return _names(self.left) | _names(self.right)
+
+
+@dataclass(frozen=True)
+class Rules:
+    deadline_month: int
+    deadline_day: int
+    confirmable: tuple[str, ...]
+    outlier_severity: str
+    peers: Mapping[str, float]
+    history: Mapping[str, float]
+    relations: tuple[Relation, ...]
+
+    def deadline(self, year: int) -> str:
+        """When reporting year ``year`` is due, as ISO 8601 UTC (end of the day in Shanghai)."""
+        local = datetime(year + 1, self.deadline_month, self.deadline_day, 23, 59, 59, tzinfo=ZoneInfo("Asia/Shanghai"))
+        return local.astimezone(UTC).isoformat(timespec="seconds")
+
+    def is_confirmable(self, code: str) -> bool:
+        return any(code.startswith(prefix) for prefix in self.confirmable)
+
+
+def _names(expression: str) -> set[str]:
+    return {n.id for n in ast.walk(ast.parse(expression, mode="eval")) if isinstance(n, ast.Name)}
+
+
+def evaluate(expression: str, values: Mapping[str, float]) -> float:
+    """Arithmetic over indicator codes: + - * / and numbers only (never eval)."""
+
+    def walk(node: ast.AST) -> float:
+        if isinstance(node, ast.Expression):
+            return walk(node.body)
+        if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
+            return float(node.value)
+        if isinstance(node, ast.Name):
+            return values[node.id]
+        if isinstance(node, ast.BinOp) and type(node.op) in _ARITHMETIC:
+            return _ARITHMETIC[type(node.op)](walk(node.left), walk(node.right))
+        raise ValueError(f"not allowed in a rule: {ast.dump(node)}")
+
+    return walk(ast.parse(expression, mode="eval"))
+
+
+def _relation(raw: Mapping[str, Any]) -> Relation:
+    match = re.fullmatch(r"\s*(.+?)\s*(<=|>=|==|<|>)\s*(.+?)\s*", raw["rule"])
+    if not match:
+        raise ValueError(f"{raw['id']}: rule must read 'left <op> right'")
+    left, op, right = match.groups()
+    return Relation(
+        raw["id"], left, op, right, raw["severity"], raw["message"], raw.get("missing", MISSING_STRATEGIES[0])
+    )
+
+
+def check_rules(rules: Rules, catalogue: Catalogue) -> list[str]:
+    errors = []
+    for relation in rules.relations:
+        unknown = relation.codes - set(catalogue.codes)
+        if unknown:
+            errors.append(f"{relation.id}: unknown indicators {sorted(unknown)}")
+        reporters = {catalogue[c].reporter for c in relation.codes - unknown}
+        if len(reporters) > 1:
+            errors.append(f"{relation.id}: mixes indicators of different reporters")
+        if relation.severity not in ("error", "warning"):
+            errors.append(f"{relation.id}: severity must be error or warning")
+        if relation.missing not in MISSING_STRATEGIES:
+            errors.append(f"{relation.id}: missing must be one of {MISSING_STRATEGIES}")
+    return errors
+
+
+@cache
+def load_rules(path: Path = RULES_FILE) -> Rules:
+    with path.open(encoding="utf-8") as handle:
+        raw = yaml.safe_load(handle)
+    rules = Rules(
+        deadline_month=int(raw["submission_deadline"]["month"]),
+        deadline_day=int(raw["submission_deadline"]["day"]),
+        confirmable=tuple(raw["confirmable"]),
+        outlier_severity=raw["outliers"]["severity"],
+        peers=raw["outliers"]["peers"],
+        history=raw["outliers"]["history"],
+        relations=tuple(_relation(r) for r in raw["relations"]),
+    )
+    errors = check_rules(rules, load_catalogue())
+    if errors:
+        raise ValueError("rules: " + "; ".join(errors))
+    return rules
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def _fmt(value: float) -> str:
+    return format_number(value, 3)
+
+
+def relation_problems(result: ReadResult, rules: Rules | None = None) -> list[Problem]:
+    rules = rules or load_rules()
+    values = result.values()
+    cells = {r.indicator_code: r.cell for r in result.records}
+    problems = []
+    for relation in rules.relations:
+        codes = relation.codes
+        if not codes <= set(values):
+            continue  # not this unit's form
+        missing = [c for c in codes if values[c] is None]
+        if missing and (
+            relation.missing == "skip_if_any_missing"
+            or (relation.missing == "skip_if_all_missing" and len(missing) == len(codes))
+        ):
+            continue
+        filled = {c: (values[c] if values[c] is not None else 0.0) for c in codes}
+        left, right = evaluate(relation.left, filled), evaluate(relation.right, filled)
+        holds = _OPERATORS[relation.op](left, right) or (
+            relation.op in ("<=", ">=", "==") and abs(left - right) < _CONSISTENCY
+        )
+        if holds:
+            continue
+        first = sorted(_names(relation.left))[0]
+        problems.append(
+            Problem(
+                f"rule.{relation.id}",
+                relation.severity,  # type: ignore[arg-type]
+                relation.message.format(left=_fmt(left), right=_fmt(right)),
+                sheet=result.sheet or "",
+                cell=cells.get(first, ""),
+                indicator_code=first,
+            )
+        )
+    return problems
+
+
+def _modified_z(value: float, others: Sequence[float]) -> float | None:
+    """Iglewicz–Hoaglin modified z-score of ``value`` among ``others``, on log(1 + x)."""
+    logged = [math.log1p(max(v, 0.0)) for v in others]
+    median = statistics.median(logged)
+    mad = statistics.median(abs(v - median) for v in logged)
+    if mad == 0:
+        return None
+    return 0.6745 * (math.log1p(max(value, 0.0)) - median) / mad
+
+
+def outlier_problems(
+    result: ReadResult,
+    peers: Mapping[str, Mapping[str, float]],
+    history: Mapping[str, Mapping[int, float]],
+    rules: Rules | None = None,
+    catalogue: Catalogue | None = None,
+) -> list[Problem]:
+    """Robust outlier checks for one unit's figures.
+
+    ``peers``: indicator code -> {other unit code: value} for the same year.
+    ``history``: indicator code -> {earlier year: value} for this unit.
+    """
+    rules = rules or load_rules()
+    catalogue = catalogue or load_catalogue()
+    problems = []
+    for record in result.records:
+        if record.value is None or record.indicator_code not in catalogue:
+            continue
+        indicator = catalogue[record.indicator_code]
+        if indicator.reporter != "village":
+            continue  # one 镇本级: no peers
+        where = {"sheet": record.sheet, "cell": record.cell, "indicator_code": record.indicator_code}
+        others = [v for u, v in peers.get(record.indicator_code, {}).items() if u != record.unit_code]
+        zero_share = sum(v == 0 for v in others) / len(others) if others else 1.0
+        # 0 is a real answer ("none this year"), never an outlier against the others
+        enough = len(others) >= rules.peers["min_units"] and zero_share <= rules.peers["max_zero_share"]
+        if record.value > 0 and enough:
+            z = _modified_z(record.value, others)
+            median = statistics.median(others)
+            ratio = rules.peers["min_ratio"]
+            far = (record.value >= ratio * median or record.value * ratio <= median) and abs(
+                record.value - median
+            ) >= rules.peers["min_change"]
+            if z is not None and abs(z) > rules.peers["threshold"] and far:
+                direction = "远高于" if z > 0 else "远低于"
+                problems.append(
+                    Problem(
+                        "outlier.peers",
+                        rules.outlier_severity,  # type: ignore[arg-type]
+                        f"“{indicator.name}”填的是 {_fmt(record.value)}{indicator.unit}，{direction}其他村（居）"
+                        f"（中位数 {_fmt(median)}{indicator.unit}）。如数字属实，请在“说明（备注）”栏写明原因。",
+                        **where,
+                    )
+                )
+        earlier = [v for y, v in sorted(history.get(record.indicator_code, {}).items())][-int(rules.history["years"]) :]
+        if earlier:
+            typical = statistics.median(earlier)
+            ratio, min_change = rules.history["ratio"], rules.history["min_change"]
+            jumped = record.value > ratio * typical or record.value * ratio < typical
+            if jumped and abs(record.value - typical) >= min_change:
+                problems.append(
+                    Problem(
+                        "outlier.history",
+                        rules.outlier_severity,  # type: ignore[arg-type]
+                        f"“{indicator.name}”填的是 {_fmt(record.value)}{indicator.unit}，与本单位往年"
+                        f"（{_fmt(typical)}{indicator.unit}）相差很大。如数字属实，请在“说明（备注）”栏写明原因。",
+                        **where,
+                    )
+                )
+    return problems
+
+
+def _unit_named_in(file_name: str, roster: Roster) -> str | None:
+    """The unit a file name points to, by code prefix or by full name (None if neither)."""
+    name = unicodedata.normalize("NFKC", file_name).upper()
+    match = re.match(r"^(MT\d{2})(?!\d)", name)
+    if match and roster.get(match.group(1)):
+        return match.group(1)
+    named = [u.code for u in roster.units if unicodedata.normalize("NFKC", u.name).upper() in name]
+    return named[0] if len(named) == 1 else None
+
+
+def wrong_file_problems(
+    result: ReadResult, file_name: str, folder_year: int, roster: Roster | None = None
+) -> list[Problem]:
+    """Wrong year for the folder it came in, or a workbook that belongs to another unit."""
+    roster = roster or load_roster()
+    problems = []
+    if result.year is not None and result.year != folder_year:
+        problems.append(
+            Problem(
+                "file.wrong_year",
+                "error",
+                f"表内报告年度是 {result.year} 年，但报送的是 {folder_year} 年的报表；"
+                f"请使用 {folder_year} 年的模板重新填写。",
+                sheet=result.sheet or "",
+            )
+        )
+    claimed = _unit_named_in(file_name, roster)
+    if claimed and result.unit_code and claimed != result.unit_code:
+        workbook_unit = roster.get(result.unit_code)
+        problems.append(
+            Problem(
+                "file.other_unit",
+                "error",
+                f"文件名表明是{roster[claimed].name}的报表，但表内是"
+                f"{workbook_unit.name if workbook_unit else result.unit_code}的报表；请确认是否发错了文件。",
+                sheet=result.sheet or "",
+            )
+        )
+    return problems
+
+
+def confirm_with_notes(result: ReadResult, problems: Sequence[Problem], rules: Rules | None = None) -> list[Problem]:
+    """A flagged figure the clerk explained in its 说明 cell becomes a warning; the reason is kept."""
+    rules = rules or load_rules()
+    notes = {r.indicator_code: r.note for r in result.records if r.note}
+    confirmed = []
+    for problem in problems:
+        note = notes.get(problem.indicator_code)
+        if note and problem.severity == "error" and rules.is_confirmable(problem.code):
+            problem = replace(problem, severity="warning", message=f"{problem.message}（已由填报单位说明：{note}）")
+        confirmed.append(problem)
+    return confirmed

@@ -1,0 +1,1 @@
+SELECT receipt_id FROM file_receipt;
