@@ -112,13 +112,14 @@ def load(batch: dict) -> list[dict]:
 def publish(loaded: list[list[dict]]) -> dict:
     from village_reports import pipeline
 
-    return pipeline.summarise_loads(loaded)
+    return pipeline.finish_run(loaded)
 
 
 @task(trigger_rule="all_done", multiple_outputs=False)
-def report_years(years: list[int], _loaded: list[list[dict]]) -> list[dict]:
+def report_years(years: list[int], loaded: list[list[dict]]) -> list[dict]:
     from village_reports import pipeline
 
+    pipeline.finish_run(loaded)
     return [pipeline.report_year(year) for year in years]
 
 

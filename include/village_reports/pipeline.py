@@ -163,6 +163,7 @@ def load_batch(batch: Batch) -> list[dict[str, Any]]:
         unit = roster.get(result.unit_code or "")
         lines.append(
             {
+                "submission_id": arrival.sha256,
                 "file_name": arrival.file_name,
                 "year": result.year or arrival.year,
                 "unit_code": result.unit_code,
@@ -186,6 +187,29 @@ def summarise_loads(loaded: Iterable[list[dict[str, Any]] | None]) -> dict[str, 
     return {"files": len(lines), "statuses": statuses, "years": sorted({line["year"] for line in lines})}
 
 
+def finish_run(loaded: Iterable[list[dict[str, Any]] | None]) -> dict[str, Any]:
+    """After a run's loads: say who is still missing or late, and build the Data Docs."""
+    from village_reports.validation import build_data_docs
+
+    summary = summarise_loads(loaded)
+    engine = warehouse.get_engine()
+    for year in summary["years"]:
+        rows = warehouse.timeliness(engine, year)
+        missing = [f"{r['unit_name']}（{r['unit_code']}）" for r in rows if r["timeliness"] in ("missing", "rejected")]
+        late = [f"{r['unit_name']}（{r['unit_code']}）" for r in rows if r["timeliness"] == "late"]
+        summary.setdefault("missing", {})[year] = missing
+        if missing:
+            log.warning("%s年尚未报送或被退回的单位 %d 个：%s", year, len(missing), "、".join(missing))
+        else:
+            log.info("%s年所有单位均已报送", year)
+        if late:
+            log.info("%s年逾期报送的单位：%s", year, "、".join(late))
+    submission_ids = [line["submission_id"] for batch in loaded or [] if batch for line in batch]
+    docs = build_data_docs(warehouse.submitted_results(engine, submission_ids), settings.output_dir() / "gx")
+    summary["data_docs"] = str(docs) if docs else None
+    return summary
+
+
 def report_year(year: int, out_dir: Path | None = None) -> dict[str, Any]:
     """Totals for one year from the figures in force, stored and written as the three outputs."""
     engine = warehouse.get_engine()
@@ -195,7 +219,7 @@ def report_year(year: int, out_dir: Path | None = None) -> dict[str, Any]:
     records = warehouse.current_records(engine, year)
     totals = compute_totals(records)
     warehouse.save_totals(engine, year, totals)
-    paths = write_outputs(out_dir or settings.output_dir(), year, totals, records)
+    paths = write_outputs(out_dir or settings.output_dir(), year, totals, records, warehouse.timeliness(engine, year))
     return {
         "year": year,
         "indicators": len(totals),

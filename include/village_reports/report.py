@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from village_reports.catalogue import Catalogue, Indicator, load_catalogue
 from village_reports.reader import Record
@@ -117,6 +120,7 @@ def write_totals_xlsx(
     records: Sequence[Record],
     catalogue: Catalogue,
     roster: Roster,
+    timeliness: Sequence[Mapping[str, Any]] = (),
 ) -> Path:
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill
@@ -163,6 +167,24 @@ def write_totals_xlsx(
         breakdown.append([ind.code, ind.name, ind.unit, *[values.get((u.code, ind.code)) for u in units]])
     breakdown.freeze_panes = "D2"
     breakdown.column_dimensions["B"].width = 36
+
+    status = wb.create_sheet("报送情况")
+    status.append(["单位代码", "单位名称", "报送情况", "首次收到", "截止时间", "最新文件"])
+    for cell in status[1]:
+        cell.font, cell.fill = bold, fill
+    for row in timeliness:
+        status.append(
+            [
+                row["unit_code"],
+                row["unit_name"],
+                TIMELINESS_TEXT[row["timeliness"]],
+                _local(row["first_received"]),
+                _local(row["deadline"]),
+                row["latest_file"] or "",
+            ]
+        )
+    for column, width in zip("ABCDEF", (10, 24, 10, 18, 18, 40), strict=True):
+        status.column_dimensions[column].width = width
     wb.save(path)
     return path
 
@@ -196,23 +218,74 @@ def render_annual_report(year: int, totals: dict[str, TownshipTotal], catalogue:
     return "\n".join(lines) + "\n"
 
 
+TIMELINESS_TEXT = {"on_time": "按时报送", "late": "逾期报送", "missing": "未报送", "rejected": "退回待改"}
+
+
+def _local(iso_utc: str | None) -> str:
+    if not iso_utc:
+        return ""
+    return datetime.fromisoformat(iso_utc).astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
+
+
+def write_status_csv(path: Path, timeliness: Sequence[Mapping[str, Any]]) -> Path:
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["unit_code", "unit_name", "timeliness", "状态", "first_received", "deadline", "latest_file"])
+        for row in timeliness:
+            writer.writerow(
+                [
+                    row["unit_code"],
+                    row["unit_name"],
+                    row["timeliness"],
+                    TIMELINESS_TEXT[row["timeliness"]],
+                    _local(row["first_received"]),
+                    _local(row["deadline"]),
+                    row["latest_file"] or "",
+                ]
+            )
+    return path
+
+
+def render_timeliness(timeliness: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The 报送情况 section: counts, then who is late, missing or sent back."""
+    if not timeliness:
+        return []
+    counts = {key: sum(r["timeliness"] == key for r in timeliness) for key in TIMELINESS_TEXT}
+    lines = [
+        "## 报送情况",
+        "",
+        f"应报 {len(timeliness)} 个单位（截止 {_local(timeliness[0]['deadline'])}）："
+        + "，".join(f"{TIMELINESS_TEXT[k]} {v} 个" for k, v in counts.items())
+        + "。",
+        "",
+    ]
+    for key in ("late", "missing", "rejected"):
+        names = [r["unit_name"] for r in timeliness if r["timeliness"] == key]
+        if names:
+            lines += [f"- {TIMELINESS_TEXT[key]}：" + "、".join(names), ""]
+    return lines
+
+
 def write_outputs(
     out_dir: Path,
     year: int,
     totals: dict[str, TownshipTotal],
     records: Sequence[Record],
+    timeliness: Sequence[Mapping[str, Any]] = (),
     catalogue: Catalogue | None = None,
     roster: Roster | None = None,
 ) -> list[Path]:
-    """The three township outputs for one year under ``out_dir/<year>/``."""
+    """The township outputs for one year under ``out_dir/<year>/``."""
     catalogue = catalogue or load_catalogue()
     roster = roster or load_roster()
     folder = out_dir / str(year)
     folder.mkdir(parents=True, exist_ok=True)
     report = folder / "annual_report.md"
-    report.write_text(render_annual_report(year, totals, catalogue, roster), encoding="utf-8")
+    text = render_annual_report(year, totals, catalogue, roster)
+    report.write_text(text + ("\n" + "\n".join(render_timeliness(timeliness)) if timeliness else ""), encoding="utf-8")
     return [
         write_totals_csv(folder / "township_totals.csv", totals, catalogue),
-        write_totals_xlsx(folder / "township_totals.xlsx", year, totals, records, catalogue, roster),
+        write_totals_xlsx(folder / "township_totals.xlsx", year, totals, records, catalogue, roster, timeliness),
+        write_status_csv(folder / "submission_status.csv", timeliness),
         report,
     ]

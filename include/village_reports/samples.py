@@ -9,12 +9,15 @@ relations a real form has (劝返 <= 滞留, 整改 + 停养 <= 养殖户, loan 
 from __future__ import annotations
 
 import math
+import os
 import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import yaml
 
@@ -221,8 +224,17 @@ def write_unit_sample(
     return path
 
 
+def sample_received_at(year: int, unit: Unit, plan: SamplePlan, roster: Roster) -> datetime:
+    """When a sample file 'arrived': January to March of the next year; one unit a year is late."""
+    rng = random.Random(f"{plan.seed}:received:{year}:{unit.code}")
+    late = random.Random(f"{plan.seed}:late:{year}").choice(roster.villages).code
+    days = rng.randint(100, 115) if unit.code == late else rng.randint(4, 85)
+    start = datetime(year + 1, 1, 1, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    return start + timedelta(days=days, minutes=rng.randint(0, 8 * 60))
+
+
 def write_samples(inbox: Path, years: Iterable[int] | None = None) -> list[Path]:
-    """Write every unit's filled workbook under ``inbox/<year>/``; returns the paths."""
+    """Write every unit's filled workbook under ``inbox/<year>/``, dated as it 'arrived'."""
     plan = load_plan()
     catalogue = load_catalogue()
     roster = load_roster()
@@ -230,5 +242,8 @@ def write_samples(inbox: Path, years: Iterable[int] | None = None) -> list[Path]
     for year in years or plan.years:
         per_unit = sample_values(year, plan, catalogue, roster)
         for unit in roster.units:
-            paths.append(write_unit_sample(inbox / str(year), unit, year, per_unit[unit.code], catalogue))
+            path = write_unit_sample(inbox / str(year), unit, year, per_unit[unit.code], catalogue)
+            arrived = sample_received_at(year, unit, plan, roster).timestamp()
+            os.utime(path, (arrived, arrived))
+            paths.append(path)
     return paths

@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, bindparam, create_engine, event, text
 from sqlalchemy.sql.elements import TextClause
 
 from village_reports import settings
@@ -162,6 +162,22 @@ def outlier_figures(engine: Engine, first_year: int, last_year: int) -> list[tup
             sql("dml/select_outlier_figures")[0], {"first_year": first_year, "last_year": last_year}
         )
         return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
+def submitted_results(engine: Engine, submission_ids: Iterable[str]) -> list[ReadResult]:
+    """Stored figures of some submissions, one ReadResult each (for Data Docs)."""
+    ids = sorted(set(submission_ids))
+    if not ids:
+        return []
+    statement = sql("dml/select_submission_facts")[0].bindparams(bindparam("submission_ids", expanding=True))
+    results: dict[str, ReadResult] = {}
+    with engine.connect() as connection:
+        for row in connection.execute(statement, {"submission_ids": ids}).mappings():
+            fields = dict(row)
+            submission_id = fields.pop("submission_id")
+            result = results.setdefault(submission_id, ReadResult(source=submission_id, unit_code=fields["unit_code"]))
+            result.records.append(Record(**fields))
+    return list(results.values())
 
 
 def timeliness(engine: Engine, year: int) -> list[dict[str, Any]]:

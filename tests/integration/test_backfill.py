@@ -129,8 +129,11 @@ def test_backfill_of_three_years_equals_a_fresh_nightly_run(
     monkeypatch.setenv("AIRFLOW_CONN_VILLAGE_WAREHOUSE", f"sqlite:///{nightly / 'data' / 'warehouse.sqlite'}")
     write_samples(nightly / "data" / "inbox")
     pipeline.prepare_warehouse()
-    for batch in pipeline.plan_batches(pipeline.discover_and_archive()):
+    loaded = [
         pipeline.load_batch(pipeline.validate_batch(pipeline.read_batch(batch)))
+        for batch in pipeline.plan_batches(pipeline.discover_and_archive())
+    ]
+    pipeline.finish_run(loaded)
     for year in pipeline.reporting_years():
         pipeline.report_year(year)
 

@@ -23,6 +23,7 @@ def run_pipeline() -> list[dict]:
     lines = []
     for batch in pipeline.plan_batches(arrivals, batch_size=7):
         lines += pipeline.load_batch(pipeline.validate_batch(pipeline.read_batch(batch)))
+    pipeline.finish_run([lines])
     for year in pipeline.reporting_years():
         pipeline.report_year(year)
     return lines
@@ -73,7 +74,15 @@ def test_full_run_reproduces_the_2021_report(inbox: Path, project: Path, seed_te
     assert "鸣山村 填报表!F7" in report  # provenance names the village and its cell
     for year in (2019, 2020, 2021):
         folder = project / "output" / str(year)
-        assert {p.name for p in folder.iterdir()} == {"township_totals.csv", "township_totals.xlsx", "annual_report.md"}
+        assert {p.name for p in folder.iterdir()} == {
+            "township_totals.csv",
+            "township_totals.xlsx",
+            "annual_report.md",
+            "submission_status.csv",
+        }
+    assert "按时报送 18 个，逾期报送 1 个，未报送 0 个，退回待改 0 个" in report
+    assert len(list((project / "output" / "feedback" / "2021").glob("MT*.xlsx"))) == 19
+    assert next((project / "output" / "gx").rglob("data_docs/local_site/index.html"))
     assert view("completeness", "year") == [(y, 19, 19, 0, 0, 1.0) for y in (2019, 2020, 2021)]
     assert len(list((project / "data" / "archive").rglob("*.xlsx"))) == 57
 
