@@ -51,10 +51,16 @@ def neutralise(value: Any) -> Any:
     return "'" + value if value.startswith(_FORMULA_STARTS) else value
 
 
-def feedback_path(out_dir: Path, year: int, unit_code: str | None, submission_id: str, roster: Roster) -> Path:
-    """``<out>/feedback/<year>/<unit code>.xlsx``; a file from no known unit keeps its hash."""
-    name = unit_code if unit_code and roster.get(unit_code) else f"未识别_{submission_id[:8]}"
-    return out_dir / "feedback" / str(year) / f"{name}.xlsx"
+ALL_FEEDBACK_DIR = "全部回执"
+
+
+def feedback_paths(out_dir: Path, year: int, unit_code: str | None, submission_id: str, roster: Roster) -> list[Path]:
+    """Where one submission's 回执 goes: ``<out>/feedback/<year>/<unit code>.xlsx`` (the unit's
+    latest), and a copy per submission under 全部回执/ so that none is overwritten."""
+    name = unit_code if unit_code and roster.get(unit_code) else "未识别"
+    folder = out_dir / "feedback" / str(year)
+    per_submission = folder / ALL_FEEDBACK_DIR / f"{name}_{submission_id[:12]}.xlsx"
+    return [per_submission] if name == "未识别" else [folder / f"{name}.xlsx", per_submission]
 
 
 def _local_time(iso_utc: str) -> str:
@@ -157,15 +163,16 @@ def write_feedback(
     catalogue: Catalogue | None = None,
     roster: Roster | None = None,
 ) -> Path:
-    """Write the 回执 for one processed submission; returns its path."""
+    """Write the 回执 for one processed submission; returns the per-submission copy."""
     catalogue = catalogue or load_catalogue()
     roster = roster or load_roster()
     wb = Workbook()
     _summary_sheet(wb, arrival, result, status, catalogue, roster)
     _marked_copy(wb, arrival["archive_path"], result)
-    path = feedback_path(out_dir, arrival["year"], result.unit_code, arrival["sha256"], roster)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.part")
-    wb.save(partial)
-    partial.replace(path)
-    return path
+    paths = feedback_paths(out_dir, arrival["year"], result.unit_code, arrival["sha256"], roster)
+    for path in paths:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.part")
+        wb.save(partial)
+        partial.replace(path)
+    return paths[-1]
