@@ -51,7 +51,8 @@ def mt01_rev01() -> float:
     with warehouse.get_engine().connect() as connection:
         return connection.execute(
             text(
-                "SELECT value FROM village_indicator_values WHERE year = 2021 AND unit_code = 'MT01' AND indicator_code = 'REV01'"
+                "SELECT value FROM village_indicator_values "
+                "WHERE year = 2021 AND unit_code = 'MT01' AND indicator_code = 'REV01'"
             )
         ).scalar_one()
 
