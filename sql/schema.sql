@@ -1,6 +1,14 @@
 -- Warehouse schema: portable between SQLite (embedded default) and PostgreSQL.
 -- Applied by village_reports.warehouse.create_schema; every statement is idempotent.
 
+-- What was last applied (a digest of schema, views, catalogue and roster): a run whose
+-- digest matches touches nothing, so concurrent runs never see views being re-created.
+CREATE TABLE IF NOT EXISTS schema_state (
+    name        TEXT PRIMARY KEY,
+    digest      TEXT NOT NULL,
+    applied_at  TEXT NOT NULL
+);
+
 CREATE TABLE IF NOT EXISTS dim_unit (
     unit_code    TEXT PRIMARY KEY,
     unit_name    TEXT NOT NULL,

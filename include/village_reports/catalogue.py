@@ -61,6 +61,7 @@ class Indicator:
     phrase: dict[str, Any] = field(default_factory=lambda: {"style": "exact"})
     quote: str | None = None
     quoted: bool = True
+    required: bool = True  # blank is an error (compulsory); false: blank is "not reported"
     numerator: str | None = None
     denominator: str | None = None
     scale: float = 1.0

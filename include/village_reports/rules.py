@@ -291,13 +291,14 @@ def wrong_file_problems(
 
 
 def confirm_with_notes(result: ReadResult, problems: Sequence[Problem], rules: Rules | None = None) -> list[Problem]:
-    """A flagged figure the clerk explained in its 说明 cell becomes a warning; the reason is kept."""
+    """A flagged figure the clerk explained in its 说明 cell is at most a warning, and the
+    reason stands in the message (and stays with the figure in the warehouse)."""
     rules = rules or load_rules()
     notes = {r.indicator_code: r.note for r in result.records if r.note}
     confirmed = []
     for problem in problems:
         note = notes.get(problem.indicator_code)
-        if note and problem.severity == "error" and rules.is_confirmable(problem.code):
+        if note and problem.severity in ("error", "warning") and rules.is_confirmable(problem.code):
             problem = replace(problem, severity="warning", message=f"{problem.message}（已由填报单位说明：{note}）")
         confirmed.append(problem)
     return confirmed

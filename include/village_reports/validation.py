@@ -57,7 +57,8 @@ def _expectations(catalogue: Catalogue, roster: Roster) -> list[Any]:
             "“{name}”应为整数，填的是 {value:g}。",
         ),
         (
-            gxe.ExpectColumnValuesToNotBeNull(column="value"),  # every filled-in indicator is compulsory
+            # compulsory indicators left blank (a cell with unreadable text has its own error)
+            gxe.ExpectColumnValuesToNotBeNull(column="answer"),
             "value.required_missing",
             "“{name}”是必填指标，没有填写；没有发生请填 0。",
         ),
@@ -94,6 +95,7 @@ def records_frame(results: Sequence[ReadResult], catalogue: Catalogue | None = N
         for record in result.records:
             ind = catalogue.get(record.indicator_code)
             value = record.value
+            required = ind.required if ind else False
             rows.append(
                 {
                     "row_id": len(rows),
@@ -108,6 +110,8 @@ def records_frame(results: Sequence[ReadResult], catalogue: Catalogue | None = N
                     "whole_remainder": (value - int(value))
                     if ind and ind.type == "integer" and value is not None
                     else None,
+                    # null only where a compulsory cell was left blank
+                    "answer": value if value is not None else (0.0 if record.raw_text or not required else None),
                     "sheet": record.sheet,
                     "cell": record.cell,
                 }
@@ -123,11 +127,12 @@ def records_frame(results: Sequence[ReadResult], catalogue: Catalogue | None = N
         "min_value",
         "max_value",
         "whole_remainder",
+        "answer",
         "sheet",
         "cell",
     ]
     frame = pd.DataFrame(rows, columns=columns)
-    for column in ("value", "min_value", "max_value", "whole_remainder"):
+    for column in ("value", "min_value", "max_value", "whole_remainder", "answer"):
         frame[column] = frame[column].astype("float64")
     return frame
 

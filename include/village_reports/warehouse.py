@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, create_engine, event, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.elements import TextClause
 
 from village_reports import settings
@@ -90,11 +91,34 @@ def create_schema(engine: Engine, catalogue: Catalogue | None = None, roster: Ro
         }
         for n, i in enumerate(catalogue.indicators)
     ]
+    digest = hashlib.sha256(
+        json.dumps(
+            [(settings.sql_dir() / f).read_text(encoding="utf-8") for f in ("schema.sql", "views.sql")]
+            + [units, indicators],
+            ensure_ascii=False,
+            sort_keys=True,
+        ).encode()
+    ).hexdigest()
+    if _applied_digest(engine) == digest:
+        return
     with engine.begin() as connection:
         run_sql(connection, "schema")
         run_sql(connection, "views")
         run_sql(connection, "dml/upsert_unit", units)
         run_sql(connection, "dml/upsert_indicator", indicators)
+        run_sql(
+            connection,
+            "dml/upsert_schema_digest",
+            {"digest": digest, "applied_at": datetime.now(UTC).isoformat(timespec="seconds")},
+        )
+
+
+def _applied_digest(engine: Engine) -> str | None:
+    try:
+        with engine.connect() as connection:
+            return connection.execute(sql("dml/select_schema_digest")[0]).scalar()
+    except DBAPIError:
+        return None  # a new warehouse: no schema_state table yet
 
 
 def known_hashes(engine: Engine) -> set[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -142,3 +143,42 @@ def test_bad_file_is_rejected_kept_and_does_not_stop_the_others(inbox: Path, pro
     assert messages and "99999" in messages[0]
     status = {row[1]: row[4] for row in view("submission_status", "1, 2") if row[0] == 2021}
     assert status["MT06"] == "rejected"
+
+
+def test_rejected_file_is_quarantined_and_a_corrected_one_is_picked_up(inbox: Path) -> None:
+    path = next(inbox.glob("2021/MT07_*"))
+    set_cell(path, "REV01", "很多")
+    run_pipeline()
+    quarantined = view("quarantine", "1, 2, 3")
+    assert [(row[2], row[8]) for row in quarantined] == [(path.name, "REV01")]
+    assert "无法识别为数字" in quarantined[0][9]
+    assert {row[1]: row[3] for row in view("timeliness", "1, 2") if row[0] == 2021}["MT07"] == "rejected"
+    set_cell(path, "REV01", 41)  # the clerk corrects the cell and sends it again
+    assert [(line["unit_code"], line["status"]) for line in run_pipeline()] == [("MT07", "accepted")]
+    assert {row[1]: row[4] for row in view("submission_status", "1, 2") if row[0] == 2021}["MT07"] == "accepted"
+    accounting = view("file_accounting", "1")
+    assert [row for row in accounting if row[0] == 2021] == [(2021, 20, 19, 0, 1, 0, 0)]
+
+
+def test_missing_units_are_named_and_logged(project: Path, caplog) -> None:
+    write_samples(settings.inbox_dir(), [2021])
+    next(settings.inbox_dir().glob("2021/MT09_*")).unlink()
+    pipeline.prepare_warehouse()
+    lines = []
+    for batch in pipeline.plan_batches(pipeline.discover_and_archive()):
+        lines += pipeline.load_batch(pipeline.validate_batch(pipeline.read_batch(batch)))
+    with caplog.at_level("WARNING"):
+        summary = pipeline.finish_run([lines])
+    assert summary["missing"] == {2021: ["第09村（待核定）（MT09）"]}
+    assert "第09村（待核定）（MT09）" in caplog.text
+    timeliness = {row[1]: row[3] for row in view("timeliness", "1, 2")}
+    assert timeliness["MT09"] == "missing" and list(timeliness.values()).count("late") == 1
+
+
+def test_every_validation_run_is_kept(inbox: Path) -> None:
+    run_pipeline()
+    with warehouse.get_engine().connect() as connection:
+        runs = connection.execute(text("SELECT evaluated, success, submission_ids FROM validation_run")).all()
+    assert len(runs) == 9  # 57 files in batches of 7
+    assert all(evaluated == 6 and success for evaluated, success, _ in runs)
+    assert sum(len(json.loads(ids)) for *_, ids in runs) == 57

@@ -1,0 +1,1 @@
+SELECT digest FROM schema_state WHERE name = 'warehouse';
