@@ -151,21 +151,23 @@ def validate_batch(batch: Batch) -> Batch:
 
 
 def load_batch(batch: Batch) -> list[dict[str, Any]]:
-    """Load each file of the batch (one transaction per file); returns a line per file."""
+    """Load the batch in one transaction, then write each file's 回执; a line per file."""
     engine = warehouse.get_engine()
     roster = load_roster()
+    items = [
+        (Arrival(**arrival), _result_from_dict(result))
+        for arrival, result in zip(batch["arrivals"], batch["results"], strict=True)
+    ]
+    statuses = warehouse.load_submissions(engine, items)
     lines = []
-    for arrival_dict, result_dict in zip(batch["arrivals"], batch["results"], strict=True):
-        arrival = Arrival(**arrival_dict)
-        result = _result_from_dict(result_dict)
-        status = warehouse.load_submission(engine, arrival, result, result.problems)
-        write_feedback(settings.output_dir(), arrival_dict, result, status)
+    for (arrival, result), status in zip(items, statuses, strict=True):
+        write_feedback(settings.output_dir(), arrival.to_dict(), result, status)
         unit = roster.get(result.unit_code or "")
         lines.append(
             {
                 "submission_id": arrival.sha256,
                 "file_name": arrival.file_name,
-                "year": result.year or arrival.year,
+                "year": arrival.year,
                 "unit_code": result.unit_code,
                 "unit_name": unit.name if unit else result.unit_name,
                 "status": status,

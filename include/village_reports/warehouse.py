@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from functools import cache
@@ -216,43 +216,72 @@ def status_of(problems: Iterable[Problem]) -> str:
     return ACCEPTED_WITH_WARNINGS if "warning" in severities else ACCEPTED
 
 
-def load_submission(engine: Engine, arrival: Arrival, result: ReadResult, problems: list[Problem]) -> str:
-    """Store one file's receipt, figures and problems in one transaction; returns its status.
+FACT_COLUMNS = ("submission_id", "indicator_code", "unit_code", "year", "value", "raw_text", "sheet", "cell", "note")
+
+
+def _copy_facts(connection: Connection, facts: list[dict[str, Any]]) -> None:
+    """PostgreSQL: COPY the batch's facts into a staging table, then one set-based insert."""
+    run_sql(connection, "dml/pg_create_fact_staging")
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY fact_staging ({', '.join(FACT_COLUMNS)}) FROM STDIN") as copy:
+        for fact in facts:
+            copy.write_row([fact[c] for c in FACT_COLUMNS])
+    run_sql(connection, "dml/insert_facts_from_staging")
+
+
+def load_submissions(engine: Engine, items: Sequence[tuple[Arrival, ReadResult]]) -> list[str]:
+    """Store a batch of files (receipts, figures, problems) in one transaction; their statuses.
 
     Interrupted anywhere (a killed process, a lost connection), the transaction leaves the
-    warehouse as it was, and the file is still new to the next run.
+    warehouse as it was, and the files are still new to the next run. PostgreSQL loads
+    the figures with COPY; SQLite with one executemany.
     """
-    status = status_of(problems)
-    year = arrival.year  # the folder it was sent for; a workbook stating another year is rejected
-    submission = {
-        "submission_id": arrival.sha256,
-        "unit_code": result.unit_code,
-        "year": year,
-        "file_name": arrival.file_name,
-        "archive_path": arrival.archive_path,
-        "size_bytes": arrival.size,
-        "received_at": arrival.received_at,
-        "template_version": result.template_version,
-        "status": status,
-        "error_count": sum(p.severity == "error" for p in problems),
-        "warning_count": sum(p.severity == "warning" for p in problems),
-    }
-    facts = [
-        {**asdict(r), "submission_id": arrival.sha256, "year": year} for r in result.records if r.unit_code is not None
-    ]
-    problem_rows = [{**asdict(p), "submission_id": arrival.sha256, "seq": n} for n, p in enumerate(problems)]
+    statuses, submissions, receipts, facts, problem_rows = [], [], [], [], []
+    for arrival, result in items:
+        problems = result.problems
+        status = status_of(problems)
+        statuses.append(status)
+        year = arrival.year  # the folder it was sent for; a workbook stating another year is rejected
+        submissions.append(
+            {
+                "submission_id": arrival.sha256,
+                "unit_code": result.unit_code,
+                "year": year,
+                "file_name": arrival.file_name,
+                "archive_path": arrival.archive_path,
+                "size_bytes": arrival.size,
+                "received_at": arrival.received_at,
+                "template_version": result.template_version,
+                "status": status,
+                "error_count": sum(p.severity == "error" for p in problems),
+                "warning_count": sum(p.severity == "warning" for p in problems),
+            }
+        )
+        receipts.append(_receipt(arrival))
+        facts += [
+            {**asdict(r), "submission_id": arrival.sha256, "year": year}
+            for r in result.records
+            if r.unit_code is not None
+        ]
+        problem_rows += [{**asdict(p), "submission_id": arrival.sha256, "seq": n} for n, p in enumerate(problems)]
+    if not items:
+        return statuses
+    periods = [_period(y) for y in sorted({a.year for a, _ in items})]
+    current = [{"unit_code": u, "year": y} for u, y in sorted({(r.unit_code, a.year) for a, r in items if r.unit_code})]
     with engine.begin() as connection:
-        run_sql(connection, "dml/upsert_period", _period(year))
-        run_sql(connection, "dml/upsert_submission", submission)
-        run_sql(connection, "dml/upsert_receipt", _receipt(arrival))
-        run_sql(connection, "dml/delete_submission_rows", {"submission_id": arrival.sha256})
-        if facts:
+        run_sql(connection, "dml/upsert_period", periods)
+        run_sql(connection, "dml/upsert_submission", submissions)
+        run_sql(connection, "dml/upsert_receipt", receipts)
+        run_sql(connection, "dml/delete_submission_rows", [{"submission_id": s["submission_id"]} for s in submissions])
+        if facts and engine.dialect.name == "postgresql":
+            _copy_facts(connection, facts)
+        elif facts:
             run_sql(connection, "dml/insert_fact", facts)
         if problem_rows:
             run_sql(connection, "dml/insert_problem", problem_rows)
-        if result.unit_code:
-            run_sql(connection, "dml/refresh_current", {"unit_code": result.unit_code, "year": year})
-    return status
+        if current:
+            run_sql(connection, "dml/refresh_current", current)
+    return statuses
 
 
 def years(engine: Engine) -> list[int]:

@@ -75,7 +75,8 @@ original = warehouse.run_sql
 
 def stalling(connection, name, params=None):
     original(connection, name, params)
-    if name == "dml/insert_fact":  # inside the load's transaction, facts written, not committed
+    # inside the load's transaction: the facts are written, nothing is committed
+    if name in ("dml/insert_fact", "dml/insert_facts_from_staging"):
         marker.write_text("inside")
         time.sleep(120)
 
@@ -110,7 +111,7 @@ def test_lost_connection_mid_load_leaves_the_warehouse_as_it_was(loaded: dict, m
 
     def drop_connection(connection, name: str, params=None) -> None:
         original(connection, name, params)
-        if name == "dml/insert_fact":
+        if name in ("dml/insert_fact", "dml/insert_facts_from_staging"):
             connection.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
 
     monkeypatch.setattr(warehouse, "run_sql", drop_connection)
