@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 INBOX ?= data/inbox
 OUTPUT ?= output
 
-.PHONY: install run test lint format system-deps clean
+.PHONY: install run test bench lint format system-deps clean
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,14 @@ run: install
 	$(BIN)/python -m village_reports status
 	@echo "blank templates:     $(OUTPUT)/templates/<year>/"
 	@echo "sample submissions:  $(INBOX)/<year>/   archive: data/archive/   warehouse: data/warehouse.sqlite"
+
+# Benchmarks, not tests: 18, 1,000 and 24,000 synthetic submissions, ours against the naive
+# pipeline and the calamine read floor, on SQLite and PostgreSQL (about half an hour).
+# The table is printed and written to output/benchmarks.md; docs/benchmarks.md records it.
+BENCH_SIZES ?= 18,1000,24000
+bench: install
+	mkdir -p $(OUTPUT)
+	$(BIN)/python bench/run.py --sizes $(BENCH_SIZES) --databases sqlite,postgresql --out $(OUTPUT)/benchmarks.md
 
 lint: install
 	$(BIN)/ruff check .

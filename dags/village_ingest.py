@@ -77,7 +77,8 @@ def plan_batches(arrivals: list[dict]) -> list[dict]:
 
     from village_reports import pipeline
 
-    return pipeline.plan_batches(arrivals, int(os.environ.get("VILLAGE_REPORTS_BATCH_SIZE", "1")))
+    size = os.environ.get("VILLAGE_REPORTS_BATCH_SIZE")
+    return pipeline.plan_batches(arrivals, int(size) if size else None)
 
 
 def _label(batch: dict) -> None:
@@ -92,12 +93,19 @@ def read(batch: dict) -> dict:
     return pipeline.read_batch(batch)
 
 
+@task(multiple_outputs=False)
+def peer_sample(arrivals: list[dict]) -> dict:
+    from village_reports import pipeline
+
+    return pipeline.peer_sample(arrivals)
+
+
 @task(map_index_template="{{ batch_label }}", multiple_outputs=False)
-def validate(batch: dict) -> dict:
+def validate(batch: dict, peers: dict) -> dict:
     from village_reports import pipeline
 
     _label(batch)
-    return pipeline.validate_batch(batch)
+    return pipeline.validate_batch(batch, peers)
 
 
 @task(map_index_template="{{ batch_label }}")
@@ -125,8 +133,10 @@ def report_years(years: list[int], loaded: list[list[dict]]) -> list[dict]:
 
 def ingest(years: XComArg) -> XComArg:
     """The shared wiring: archive → read → validate → load, mapped over batches."""
-    batches = plan_batches(discover_and_archive(years))
-    return load.expand(batch=validate.expand(batch=read.expand(batch=batches)))
+    arrivals = discover_and_archive(years)
+    peers = peer_sample(arrivals)  # once per run: what the other units reported
+    batches = plan_batches(arrivals)
+    return load.expand(batch=validate.partial(peers=peers).expand(batch=read.expand(batch=batches)))
 
 
 @dag(

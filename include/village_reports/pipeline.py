@@ -7,8 +7,8 @@ them directly. Nothing here imports Airflow.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -68,11 +68,27 @@ def _label(arrivals: Sequence[dict[str, Any]]) -> str:
     return f"{len(arrivals)} files: {arrivals[0]['file_name']} …"
 
 
-def plan_batches(arrivals: Sequence[dict[str, Any]], batch_size: int = 1) -> list[Batch]:
-    """Group arrivals into batches; with one file each, the UI shows each village's name."""
+UNBATCHED_UP_TO = 100  # files: a township's run shows one mapped task per village
+MAX_BATCHES = 16  # beyond that: each GX run and each transaction costs ~0.2 s, so fewer, bigger batches
+
+
+def plan_batches(arrivals: Sequence[dict[str, Any]], batch_size: int | None = None) -> list[Batch]:
+    """Group arrivals into batches. By default one file per batch up to UNBATCHED_UP_TO
+    files, so a township's UI shows each village's name; beyond that, MAX_BATCHES batches
+    (a county's 24,000 files map to 16 tasks per step, not 24,000)."""
+    if batch_size is None:
+        batch_size = 1 if len(arrivals) <= UNBATCHED_UP_TO else math.ceil(len(arrivals) / MAX_BATCHES)
     ordered = sorted(arrivals, key=lambda a: (a["year"], a["file_name"]))
     chunks = [ordered[i : i + batch_size] for i in range(0, len(ordered), max(batch_size, 1))]
     return [{"label": _label(chunk), "arrivals": chunk} for chunk in chunks]
+
+
+def _result_to_dict(result: ReadResult) -> dict[str, Any]:
+    """ReadResult -> JSON-able dict; shallow (dataclasses.asdict deep-copies every field)."""
+    data = dict(vars(result))
+    data["records"] = [dict(vars(r)) for r in result.records]
+    data["problems"] = [dict(vars(p)) for p in result.problems]
+    return data
 
 
 def _result_from_dict(data: dict[str, Any]) -> ReadResult:
@@ -88,33 +104,47 @@ def read_batch(batch: Batch) -> Batch:
     results = [read_workbook(a["archive_path"], default_year=a["year"]) for a in batch["arrivals"]]
     for arrival, result in zip(batch["arrivals"], results, strict=True):
         result.source = arrival["file_name"]
-    return {**batch, "results": [asdict(r) for r in results]}
+    return {**batch, "results": [_result_to_dict(r) for r in results]}
+
+
+PeerSample = dict[str, dict[str, float]]  # "<year>:<code>" -> {unit code: value}
+
+
+def peer_sample(arrivals: Sequence[dict[str, Any]]) -> PeerSample:
+    """Once per run: a bounded sample of the figures in force for the years being loaded,
+    for the outlier check against other units."""
+    years = sorted({a["year"] for a in arrivals})
+    sample: PeerSample = {}
+    if years:
+        for unit, year, code, value in warehouse.peer_figures(warehouse.get_engine(), years):
+            sample.setdefault(f"{year}:{code}", {})[unit] = value
+    return sample
 
 
 def _outlier_context(
-    results: Sequence[ReadResult], years: set[int]
-) -> tuple[dict[tuple[int, str], dict[str, float]], dict[tuple[str, str], dict[int, float]]]:
-    """Peers (year, code) -> {unit: value} and history (unit, code) -> {year: value}.
-
-    From the figures in force in the warehouse, plus this batch's own figures.
-    """
+    results: Sequence[ReadResult], years: set[int], sample: PeerSample
+) -> tuple[dict[tuple[int, str], rules.PeerStats], dict[tuple[str, str], dict[int, float]]]:
+    """Peer statistics per (year, code) from the run's sample plus the batch's own figures
+    (one figure per unit), and history (unit, code) -> {year: value} for the batch's units."""
+    figures: dict[tuple[int, str], dict[str, float]] = {}
+    for key, values in sample.items():
+        year, code = key.split(":")
+        figures.setdefault((int(year), code), {}).update(values)
+    for result in results:
+        for r in result.records:
+            if r.unit_code and r.year and r.value is not None:
+                figures.setdefault((r.year, r.indicator_code), {})[r.unit_code] = r.value
+    peers = {key: rules.PeerStats.of(list(values.values())) for key, values in figures.items()}
     lookback = int(load_rules().history["years"])
-    figures = warehouse.outlier_figures(warehouse.get_engine(), min(years) - lookback, max(years))
-    figures += [
-        (r.unit_code, r.year, r.indicator_code, r.value)
-        for result in results
-        for r in result.records
-        if r.unit_code and r.year and r.value is not None
-    ]
-    peers: dict[tuple[int, str], dict[str, float]] = {}
+    units = {r.unit_code for r in results if r.unit_code}
     history: dict[tuple[str, str], dict[int, float]] = {}
-    for unit, year, code, value in figures:
-        peers.setdefault((year, code), {})[unit] = value
+    engine = warehouse.get_engine()
+    for unit, year, code, value in warehouse.unit_history(engine, units, min(years) - lookback, max(years) - 1):
         history.setdefault((unit, code), {})[year] = value
     return peers, history
 
 
-def validate_batch(batch: Batch) -> Batch:
+def validate_batch(batch: Batch, peers: PeerSample | None = None) -> Batch:
     """Checks on every file of the batch: one Great Expectations run (types, ranges, codes,
     required), then the audit rules (relations, outliers, wrong files), then the clerks'
     explanations; the GX run is kept in the validation history."""
@@ -123,7 +153,8 @@ def validate_batch(batch: Batch) -> Batch:
     results = [_result_from_dict(r) for r in batch["results"]]
     outcome = run_suite(results)
     years = {a["year"] for a in batch["arrivals"]}
-    peers, history = _outlier_context(results, years)
+    sample = peer_sample(batch["arrivals"]) if peers is None else peers
+    peer_stats, history = _outlier_context(results, years, sample)
     for arrival, result, gx_problems in zip(batch["arrivals"], results, outcome.problems, strict=True):
         year = arrival["year"]
         found = [
@@ -135,7 +166,7 @@ def validate_batch(batch: Batch) -> Batch:
             codes = {r.indicator_code for r in result.records}
             found += rules.outlier_problems(
                 result,
-                {code: peers.get((year, code), {}) for code in codes},
+                {code: peer_stats[year, code] for code in codes if (year, code) in peer_stats},
                 {
                     code: {y: v for y, v in history.get((result.unit_code, code), {}).items() if y < year}
                     for code in codes
@@ -147,10 +178,10 @@ def validate_batch(batch: Batch) -> Batch:
         [a["sha256"] for a in batch["arrivals"]],
         {"success": outcome.success, "statistics": outcome.statistics, "result": outcome.result_json},
     )
-    return {**batch, "results": [asdict(r) for r in results], "validation": outcome.statistics}
+    return {**batch, "results": [_result_to_dict(r) for r in results], "validation": outcome.statistics}
 
 
-def load_batch(batch: Batch) -> list[dict[str, Any]]:
+def load_batch(batch: Batch, feedback: bool = True) -> list[dict[str, Any]]:
     """Load the batch in one transaction, then write each file's 回执; a line per file."""
     engine = warehouse.get_engine()
     roster = load_roster()
@@ -161,7 +192,8 @@ def load_batch(batch: Batch) -> list[dict[str, Any]]:
     statuses = warehouse.load_submissions(engine, items)
     lines = []
     for (arrival, result), status in zip(items, statuses, strict=True):
-        write_feedback(settings.output_dir(), arrival.to_dict(), result, status)
+        if feedback:
+            write_feedback(settings.output_dir(), arrival.to_dict(), result, status)
         unit = roster.get(result.unit_code or "")
         lines.append(
             {

@@ -155,18 +155,19 @@ def write_totals_xlsx(
             ws.column_dimensions[column].width = width
         ws.freeze_panes = "A3"
 
+    # one row per unit: a county's thousands of villages fit, Excel's 16,384 columns would not
     breakdown = wb.create_sheet("分村明细")
-    units = list(roster.units)
     filled = [i for i in catalogue.indicators if i.is_filled_in]
-    breakdown.append(["指标代码", "指标名称", "计量单位", *[u.name for u in units]])
+    breakdown.append(["单位代码", "单位名称", *[f"{i.code} {i.name}（{i.unit}）" for i in filled]])
     for cell in breakdown[1]:
         cell.font, cell.fill = bold, fill
         cell.alignment = Alignment(wrap_text=True, vertical="center")
     values = {(r.unit_code, r.indicator_code): r.value for r in records}
-    for ind in filled:
-        breakdown.append([ind.code, ind.name, ind.unit, *[values.get((u.code, ind.code)) for u in units]])
-    breakdown.freeze_panes = "D2"
-    breakdown.column_dimensions["B"].width = 36
+    for unit in roster.units:
+        if any((unit.code, i.code) in values for i in filled):
+            breakdown.append([unit.code, unit.name, *[values.get((unit.code, i.code)) for i in filled]])
+    breakdown.freeze_panes = "C2"
+    breakdown.column_dimensions["B"].width = 24
 
     status = wb.create_sheet("报送情况")
     status.append(["单位代码", "单位名称", "报送情况", "首次收到", "截止时间", "最新文件"])

@@ -5,6 +5,7 @@ Owner of ``data/roster.yaml``.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -37,13 +38,21 @@ class Roster:
     township: Unit
     villages: tuple[Unit, ...]
 
+    def __post_init__(self) -> None:
+        # a county's roster has thousands of units: look them up by code and by name
+        object.__setattr__(self, "_by_code", {u.code: u for u in self.units})
+        object.__setattr__(self, "_by_name", {u.name: u for u in self.units})
+
     @property
     def units(self) -> tuple[Unit, ...]:
         """Every unit that submits a workbook: the villages, then 镇本级."""
         return (*self.villages, self.township)
 
     def get(self, code: str) -> Unit | None:
-        return next((u for u in self.units if u.code == code), None)
+        return self._by_code.get(code)  # type: ignore[attr-defined]
+
+    def by_name(self, name: str) -> Unit | None:
+        return self._by_name.get(name)  # type: ignore[attr-defined]
 
     def __getitem__(self, code: str) -> Unit:
         unit = self.get(code)
@@ -70,7 +79,9 @@ def check_roster(roster: Roster) -> list[str]:
 
 
 @cache
-def load_roster(path: Path = ROSTER_FILE) -> Roster:
+def load_roster(path: Path | None = None) -> Roster:
+    """The roster; ``VILLAGE_REPORTS_ROSTER`` points to another file (a county's, a benchmark's)."""
+    path = path or Path(os.environ.get("VILLAGE_REPORTS_ROSTER") or ROSTER_FILE)
     with path.open(encoding="utf-8") as handle:
         raw = yaml.safe_load(handle)
     roster = Roster(

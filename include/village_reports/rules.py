@@ -177,26 +177,50 @@ def relation_problems(result: ReadResult, rules: Rules | None = None) -> list[Pr
     return problems
 
 
-def _modified_z(value: float, others: Sequence[float]) -> float | None:
-    """Iglewicz–Hoaglin modified z-score of ``value`` among ``others``, on log(1 + x)."""
-    logged = [math.log1p(max(v, 0.0)) for v in others]
-    median = statistics.median(logged)
-    mad = statistics.median(abs(v - median) for v in logged)
-    if mad == 0:
-        return None
-    return 0.6745 * (math.log1p(max(value, 0.0)) - median) / mad
+@dataclass(frozen=True)
+class PeerStats:
+    """Robust statistics of one indicator's figures across units in one year."""
+
+    count: int
+    zero_share: float
+    median: float
+    log_median: float
+    log_mad: float
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> PeerStats:
+        logged = [math.log1p(max(v, 0.0)) for v in values]
+        log_median = statistics.median(logged)
+        return cls(
+            count=len(values),
+            zero_share=sum(v == 0 for v in values) / len(values),
+            median=statistics.median(values),
+            log_median=log_median,
+            log_mad=statistics.median(abs(v - log_median) for v in logged),
+        )
+
+    def modified_z(self, value: float) -> float | None:
+        """Iglewicz–Hoaglin modified z-score of ``value``, on log(1 + x)."""
+        if self.log_mad == 0:
+            return None
+        return 0.6745 * (math.log1p(max(value, 0.0)) - self.log_median) / self.log_mad
+
+
+def peer_statistics(figures: Mapping[str, Sequence[float]]) -> dict[str, PeerStats]:
+    """Indicator code -> statistics of its figures across units (computed once per batch)."""
+    return {code: PeerStats.of(values) for code, values in figures.items() if values}
 
 
 def outlier_problems(
     result: ReadResult,
-    peers: Mapping[str, Mapping[str, float]],
+    peers: Mapping[str, PeerStats],
     history: Mapping[str, Mapping[int, float]],
     rules: Rules | None = None,
     catalogue: Catalogue | None = None,
 ) -> list[Problem]:
     """Robust outlier checks for one unit's figures.
 
-    ``peers``: indicator code -> {other unit code: value} for the same year.
+    ``peers``: indicator code -> statistics of the units' figures for the same year.
     ``history``: indicator code -> {earlier year: value} for this unit.
     """
     rules = rules or load_rules()
@@ -209,16 +233,13 @@ def outlier_problems(
         if indicator.reporter != "village":
             continue  # one 镇本级: no peers
         where = {"sheet": record.sheet, "cell": record.cell, "indicator_code": record.indicator_code}
-        others = [v for u, v in peers.get(record.indicator_code, {}).items() if u != record.unit_code]
-        zero_share = sum(v == 0 for v in others) / len(others) if others else 1.0
+        stats = peers.get(record.indicator_code)
         # 0 is a real answer ("none this year"), never an outlier against the others
-        enough = len(others) >= rules.peers["min_units"] and zero_share <= rules.peers["max_zero_share"]
-        if record.value > 0 and enough:
-            z = _modified_z(record.value, others)
-            median = statistics.median(others)
+        if stats and record.value > 0 and stats.count >= rules.peers["min_units"]:
+            z = stats.modified_z(record.value) if stats.zero_share <= rules.peers["max_zero_share"] else None
             ratio = rules.peers["min_ratio"]
-            far = (record.value >= ratio * median or record.value * ratio <= median) and abs(
-                record.value - median
+            far = (record.value >= ratio * stats.median or record.value * ratio <= stats.median) and abs(
+                record.value - stats.median
             ) >= rules.peers["min_change"]
             if z is not None and abs(z) > rules.peers["threshold"] and far:
                 direction = "远高于" if z > 0 else "远低于"
@@ -227,7 +248,7 @@ def outlier_problems(
                         "outlier.peers",
                         rules.outlier_severity,  # type: ignore[arg-type]
                         f"“{indicator.name}”填的是 {_fmt(record.value)}{indicator.unit}，{direction}其他村（居）"
-                        f"（中位数 {_fmt(median)}{indicator.unit}）。如数字属实，请在“说明（备注）”栏写明原因。",
+                        f"（中位数 {_fmt(stats.median)}{indicator.unit}）。如数字属实，请在“说明（备注）”栏写明原因。",
                         **where,
                     )
                 )
@@ -250,13 +271,18 @@ def outlier_problems(
 
 
 def _unit_named_in(file_name: str, roster: Roster) -> str | None:
-    """The unit a file name points to, by code prefix or by full name (None if neither)."""
-    name = unicodedata.normalize("NFKC", file_name).upper()
-    match = re.match(r"^(MT\d{2})(?!\d)", name)
+    """The unit a file name points to, by a leading unit code or by a unit's name standing
+    as a word of the name ('MT01_…', '白若村2021年报表.xlsx'); None if neither."""
+    name = unicodedata.normalize("NFKC", Path(file_name).stem)
+    match = re.match(r"^([A-Z]{2}\d{2,6})(?![0-9])", name.upper())
     if match and roster.get(match.group(1)):
         return match.group(1)
-    named = [u.code for u in roster.units if unicodedata.normalize("NFKC", u.name).upper() in name]
-    return named[0] if len(named) == 1 else None
+    for token in re.split(r"[_\-\s.()（）]+", name):
+        word = re.sub(r"\d.*$", "", token)  # '白若村2021年报表' -> '白若村'
+        unit = roster.by_name(word) if word else None
+        if unit:
+            return unit.code
+    return None
 
 
 def wrong_file_problems(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -179,12 +178,27 @@ def record_validation(engine: Engine, submission_ids: list[str], outcome: dict[s
         run_sql(connection, "dml/upsert_validation_run", row)
 
 
-def outlier_figures(engine: Engine, first_year: int, last_year: int) -> list[tuple[str, int, str, float]]:
-    """(unit, year, indicator, value) in force for the years an outlier check looks at."""
+PEERS_PER_INDICATOR = 200
+
+
+def peer_figures(engine: Engine, years: Iterable[int]) -> list[tuple[str, int, str, float]]:
+    """(unit, year, indicator, value): a bounded sample of the figures in force per indicator."""
+    statement = sql("dml/select_peer_figures")[0].bindparams(bindparam("years", expanding=True))
     with engine.connect() as connection:
-        rows = connection.execute(
-            sql("dml/select_outlier_figures")[0], {"first_year": first_year, "last_year": last_year}
-        )
+        rows = connection.execute(statement, {"years": sorted(set(years)), "per_indicator": PEERS_PER_INDICATOR})
+        return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
+def unit_history(
+    engine: Engine, unit_codes: Iterable[str], first_year: int, last_year: int
+) -> list[tuple[str, int, str, float]]:
+    """(unit, year, indicator, value) in force for some units over some years."""
+    codes = sorted(set(unit_codes))
+    if not codes:
+        return []
+    statement = sql("dml/select_unit_history")[0].bindparams(bindparam("unit_codes", expanding=True))
+    with engine.connect() as connection:
+        rows = connection.execute(statement, {"unit_codes": codes, "first_year": first_year, "last_year": last_year})
         return [tuple(row) for row in rows]  # type: ignore[misc]
 
 
@@ -259,11 +273,11 @@ def load_submissions(engine: Engine, items: Sequence[tuple[Arrival, ReadResult]]
         )
         receipts.append(_receipt(arrival))
         facts += [
-            {**asdict(r), "submission_id": arrival.sha256, "year": year}
+            {**vars(r), "submission_id": arrival.sha256, "year": year}
             for r in result.records
             if r.unit_code is not None
         ]
-        problem_rows += [{**asdict(p), "submission_id": arrival.sha256, "seq": n} for n, p in enumerate(problems)]
+        problem_rows += [{**vars(p), "submission_id": arrival.sha256, "seq": n} for n, p in enumerate(problems)]
     if not items:
         return statuses
     periods = [_period(y) for y in sorted({a.year for a, _ in items})]

@@ -6,6 +6,7 @@ import pytest
 
 from village_reports.reader import Problem, ReadResult, Record
 from village_reports.rules import (
+    PeerStats,
     Relation,
     check_rules,
     confirm_with_notes,
@@ -68,21 +69,25 @@ def test_loan_amount_is_checked_against_the_number_of_loans() -> None:
     assert relation_problems(result_with({"REV03": 10, "REV04": 45})) == []
 
 
+def stats(values: dict[str, float]) -> PeerStats:
+    return PeerStats.of(list(values.values()))
+
+
 PEERS = {"MT02": 100, "MT03": 120, "MT04": 90, "MT05": 110, "MT06": 105, "MT07": 95, "MT08": 130}
 
 
 def test_outlier_against_peers_is_robust() -> None:
-    far = outlier_problems(result_with({"LIV10": 990}), {"LIV10": PEERS}, {})
+    far = outlier_problems(result_with({"LIV10": 990}), {"LIV10": stats(PEERS)}, {})
     assert [p.code for p in far] == ["outlier.peers"] and "远高于" in far[0].message
-    assert outlier_problems(result_with({"LIV10": 180}), {"LIV10": PEERS}, {}) == []  # big, not odd
+    assert outlier_problems(result_with({"LIV10": 180}), {"LIV10": stats(PEERS)}, {}) == []  # big, not odd
 
 
 def test_zero_heavy_and_small_counts_do_not_false_alarm() -> None:
     zero_heavy = {f"MT{i:02d}": 0 for i in range(2, 16)} | {"MT16": 2, "MT17": 3}
-    assert outlier_problems(result_with({"SAF15": 4}), {"SAF15": zero_heavy}, {}) == []
-    assert outlier_problems(result_with({"SAF15": 0}), {"SAF15": PEERS}, {}) == []  # 0 is an answer
+    assert outlier_problems(result_with({"SAF15": 4}), {"SAF15": stats(zero_heavy)}, {}) == []
+    assert outlier_problems(result_with({"SAF15": 0}), {"SAF15": stats(PEERS)}, {}) == []  # 0 is an answer
     small = dict.fromkeys(PEERS, 4) | {"MT09": 3}
-    assert outlier_problems(result_with({"ECO18": 1}), {"ECO18": small}, {}) == []
+    assert outlier_problems(result_with({"ECO18": 1}), {"ECO18": stats(small)}, {}) == []
 
 
 def test_outlier_against_own_history() -> None:
