@@ -1,0 +1,194 @@
+"""Scale-out: the nightly DAG over 1,000 submissions on CeleryExecutor with two workers
+(Redis broker, PostgreSQL metadata DB), a real scheduler, DAG processor and api-server.
+Batches run on both workers, and the warehouse equals a single-process run's."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from ..conftest import IN_CI
+
+ROOT = Path(__file__).resolve().parents[2]
+AIRFLOW = str(Path(sys.executable).with_name("airflow"))
+PG = os.environ.get("VILLAGE_REPORTS_TEST_PG", "postgresql+psycopg://root@127.0.0.1:5432/postgres")
+N = 1000
+COMPARED = {
+    "village_indicator_values": "year, unit_code, indicator_code, value, sheet, cell, submission_id",
+    "submission_status": "year, unit_code, status, file_name, error_count, warning_count",
+    "file_accounting": "*",
+}
+
+
+def _bench_module():
+    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "bench" / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _snapshot(url: str) -> dict[str, list[tuple]]:
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        views = {
+            name: [tuple(r) for r in connection.execute(text(f"SELECT {cols} FROM {name} ORDER BY 1, 2, 3"))]
+            for name, cols in COMPARED.items()
+        }
+    engine.dispose()
+    return views
+
+
+@pytest.fixture
+def celery_stack(tmp_path: Path) -> Iterator[dict]:
+    if (
+        subprocess.run(["redis-cli", "-h", "127.0.0.1", "ping"], capture_output=True, text=True).stdout.strip()
+        != "PONG"
+    ):
+        if IN_CI:
+            pytest.fail("Redis is required in CI (.ci/run starts it)")
+        pytest.skip("Redis not running on 127.0.0.1:6379")
+    admin = create_engine(PG, isolation_level="AUTOCOMMIT")
+    meta_db = f"airflow_celery_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{meta_db}"'))
+    bench = _bench_module()
+    bench.CORPUS = tmp_path / "corpus"
+    corpus = bench.make_corpus(N)
+    port = _free_port()
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(tmp_path / "airflow"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__CORE__HOSTNAME_CALLABLE": "worker_identity.hostname",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://root@127.0.0.1:5432/{meta_db}",
+        "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:6379/{7 + os.getpid() % 8}",
+        "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql://root@127.0.0.1:5432/{meta_db}",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+        "AIRFLOW__API_AUTH__JWT_SECRET": "celery-test-secret",
+        "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+        "VILLAGE_REPORTS_ROSTER": str(corpus / "roster.yaml"),
+        "VILLAGE_REPORTS_INBOX": str(corpus / "inbox"),
+        "VILLAGE_REPORTS_DATA_DIR": str(tmp_path / "celery" / "data"),
+        "VILLAGE_REPORTS_OUTPUT_DIR": str(tmp_path / "celery" / "output"),
+        "AIRFLOW_CONN_VILLAGE_WAREHOUSE": f"sqlite:///{tmp_path / 'celery' / 'warehouse.sqlite'}",
+    }
+    subprocess.run([AIRFLOW, "db", "migrate"], env=env, check=True, capture_output=True, timeout=300)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    commands = {
+        "api-server": ["api-server", "--port", str(port)],
+        "scheduler": ["scheduler"],
+        "dag-processor": ["dag-processor"],
+        "worker1": ["celery", "worker", "--celery-hostname", "worker1@%h", "--concurrency", "1"],
+        "worker2": ["celery", "worker", "--celery-hostname", "worker2@%h", "--concurrency", "1"],
+    }
+    processes = [
+        subprocess.Popen(
+            [AIRFLOW, *command],
+            env={**env, "AIRFLOW_WORKER_NAME": name},
+            stdout=(logs / f"{name}.log").open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        for name, command in commands.items()
+    ]
+    try:
+        yield {"env": env, "corpus": corpus, "meta_db": meta_db, "tmp": tmp_path}
+    finally:
+        for process in processes:
+            os.killpg(process.pid, signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{meta_db}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_batches_run_on_two_celery_workers_with_the_single_process_result(celery_stack: dict, monkeypatch) -> None:
+    env, tmp = celery_stack["env"], celery_stack["tmp"]
+    # the single-process reference, first: same files, its own warehouse
+    reference = f"sqlite:///{tmp / 'single' / 'warehouse.sqlite'}"
+    for key in ("VILLAGE_REPORTS_ROSTER", "VILLAGE_REPORTS_INBOX"):
+        monkeypatch.setenv(key, env[key])
+    monkeypatch.setenv("VILLAGE_REPORTS_DATA_DIR", str(tmp / "single"))
+    monkeypatch.setenv("VILLAGE_REPORTS_OUTPUT_DIR", str(tmp / "single" / "output"))
+    monkeypatch.setenv("AIRFLOW_CONN_VILLAGE_WAREHOUSE", reference)
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; sys.argv=['x']; "
+            "from village_reports import pipeline as p; p.prepare_warehouse(); a=p.discover_and_archive(); "
+            "s=p.peer_sample(a); [p.load_batch(p.validate_batch(p.read_batch(b), s), feedback=False) "
+            "for b in p.plan_batches(a)]",
+        ],
+        env=dict(os.environ),
+        check=True,
+        timeout=600,
+    )
+
+    meta = create_engine(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].replace("psycopg2", "psycopg"))
+    deadline = time.monotonic() + 180
+    while (
+        "village_reports"
+        not in subprocess.run([AIRFLOW, "dags", "list", "-o", "plain"], env=env, capture_output=True, text=True).stdout
+    ):
+        assert time.monotonic() < deadline, "the DAG processor never parsed the DAGs"
+        time.sleep(3)
+    subprocess.run([AIRFLOW, "dags", "unpause", "village_reports"], env=env, check=True, capture_output=True)
+
+    def runs() -> list[tuple[str, str]]:
+        with meta.connect() as connection:
+            return [
+                tuple(r)
+                for r in connection.execute(text("SELECT run_id, state FROM dag_run WHERE dag_id = 'village_reports'"))
+            ]
+
+    deadline = time.monotonic() + 900
+    while not runs() or any(state not in ("success", "failed") for _, state in runs()):
+        assert time.monotonic() < deadline, f"runs did not finish: {runs()}"
+        time.sleep(5)
+    assert {state for _, state in runs()} == {"success"}
+    with meta.connect() as connection:
+        hosts = {
+            r[0]
+            for r in connection.execute(
+                text(
+                    "SELECT DISTINCT hostname FROM task_instance "
+                    "WHERE dag_id = 'village_reports' AND task_id IN ('read', 'validate', 'load')"
+                )
+            )
+        }
+        mapped = connection.execute(
+            text("SELECT COUNT(*) FROM task_instance WHERE dag_id = 'village_reports' AND task_id = 'load'")
+        ).scalar()
+    meta.dispose()
+    assert hosts == {"worker1", "worker2"}
+    assert mapped <= 16 + 1  # batches, not 1,000 tasks (+1: an empty scheduled run)
+    assert _snapshot(env["AIRFLOW_CONN_VILLAGE_WAREHOUSE"]) == _snapshot(reference)
