@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import os
+import signal
+import socket
+import subprocess
+import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -45,3 +50,39 @@ def project(request, tmp_path: Path, monkeypatch) -> Iterator[Path]:
         monkeypatch.setenv("AIRFLOW_CONN_VILLAGE_WAREHOUSE", next(database))
         yield tmp_path
         next(database, None)
+
+
+AIRFLOW = str(Path(sys.executable).with_name("airflow"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def airflow_processes(commands: dict[str, list[str]], env: dict[str, str], logs: Path) -> Generator[None]:
+    """Run ``airflow <command>`` for each name (api-server, scheduler, workers…) until the
+    block ends; each process's output goes to ``logs/<name>.log`` and knows its name."""
+    logs.mkdir(parents=True, exist_ok=True)
+    processes = [
+        subprocess.Popen(
+            [AIRFLOW, *command],
+            env={**env, "AIRFLOW_WORKER_NAME": name},
+            stdout=(logs / f"{name}.log").open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        for name, command in commands.items()
+    ]
+    try:
+        yield
+    finally:
+        for process in processes:
+            os.killpg(process.pid, signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)

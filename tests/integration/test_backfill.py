@@ -7,10 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,8 +18,9 @@ from sqlalchemy import create_engine, text
 from village_reports import pipeline
 from village_reports.samples import write_samples
 
+from .conftest import AIRFLOW, airflow_processes, free_port
+
 ROOT = Path(__file__).resolve().parents[2]
-AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 DAG_ID = "village_reports_annual"
 # Columns that say *when* something happened differ between two runs by design.
 COMPARED = {
@@ -31,12 +29,6 @@ COMPARED = {
     "submission_status": "year, unit_code, status, file_name, template_version, error_count, warning_count",
     "completeness": "*",
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _snapshot(warehouse: Path, output: Path) -> dict[str, object]:
@@ -64,7 +56,7 @@ def _airflow(env: dict[str, str], *args: str, timeout: int = 120) -> str:
 
 @pytest.fixture
 def airflow_services(tmp_path: Path) -> Iterator[dict[str, str]]:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "AIRFLOW_HOME": str(tmp_path / "airflow"),
@@ -84,28 +76,13 @@ def airflow_services(tmp_path: Path) -> Iterator[dict[str, str]]:
         "AIRFLOW_CONN_VILLAGE_WAREHOUSE": f"sqlite:///{tmp_path / 'backfill' / 'data' / 'warehouse.sqlite'}",
     }
     _airflow(env, "db", "migrate", timeout=300)
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    processes = [
-        subprocess.Popen(
-            [AIRFLOW, *command],
-            env=env,
-            stdout=(logs / f"{command[0]}.log").open("w"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        for command in (["api-server", "--port", str(port)], ["scheduler"], ["dag-processor"])
-    ]
-    try:
+    commands = {
+        "api-server": ["api-server", "--port", str(port)],
+        "scheduler": ["scheduler"],
+        "dag-processor": ["dag-processor"],
+    }
+    with airflow_processes(commands, env, tmp_path / "logs"):
         yield env
-    finally:
-        for process in processes:
-            os.killpg(process.pid, signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
 
 
 def _wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:

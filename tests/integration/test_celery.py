@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,9 +17,9 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from ..conftest import IN_CI
+from .conftest import AIRFLOW, airflow_processes, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 PG = os.environ.get("VILLAGE_REPORTS_TEST_PG", "postgresql+psycopg://root@127.0.0.1:5432/postgres")
 N = 1000
 COMPARED = {
@@ -36,12 +34,6 @@ def _bench_module():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)  # type: ignore[union-attr]
     return module
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _snapshot(url: str) -> dict[str, list[tuple]]:
@@ -71,7 +63,7 @@ def celery_stack(tmp_path: Path) -> Iterator[dict]:
     bench = _bench_module()
     bench.CORPUS = tmp_path / "corpus"
     corpus = bench.make_corpus(N)
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "AIRFLOW_HOME": str(tmp_path / "airflow"),
@@ -94,8 +86,6 @@ def celery_stack(tmp_path: Path) -> Iterator[dict]:
         "AIRFLOW_CONN_VILLAGE_WAREHOUSE": f"sqlite:///{tmp_path / 'celery' / 'warehouse.sqlite'}",
     }
     subprocess.run([AIRFLOW, "db", "migrate"], env=env, check=True, capture_output=True, timeout=300)
-    logs = tmp_path / "logs"
-    logs.mkdir()
     commands = {
         "api-server": ["api-server", "--port", str(port)],
         "scheduler": ["scheduler"],
@@ -103,26 +93,10 @@ def celery_stack(tmp_path: Path) -> Iterator[dict]:
         "worker1": ["celery", "worker", "--celery-hostname", "worker1@%h", "--concurrency", "1"],
         "worker2": ["celery", "worker", "--celery-hostname", "worker2@%h", "--concurrency", "1"],
     }
-    processes = [
-        subprocess.Popen(
-            [AIRFLOW, *command],
-            env={**env, "AIRFLOW_WORKER_NAME": name},
-            stdout=(logs / f"{name}.log").open("w"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        for name, command in commands.items()
-    ]
     try:
-        yield {"env": env, "corpus": corpus, "meta_db": meta_db, "tmp": tmp_path}
+        with airflow_processes(commands, env, tmp_path / "logs"):
+            yield {"env": env, "corpus": corpus, "meta_db": meta_db, "tmp": tmp_path}
     finally:
-        for process in processes:
-            os.killpg(process.pid, signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{meta_db}" WITH (FORCE)'))
         admin.dispose()
