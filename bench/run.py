@@ -106,8 +106,7 @@ def _environment(folder: Path, db_url: str, work: Path) -> None:
 
 def run_ours(folder: Path, db_url: str, work: Path) -> dict:
     _environment(folder, db_url, work)
-    from village_reports import pipeline, warehouse
-    from village_reports.totals import compute_totals
+    from village_reports import pipeline
 
     start = time.perf_counter()
     pipeline.prepare_warehouse()
@@ -116,8 +115,7 @@ def run_ours(folder: Path, db_url: str, work: Path) -> dict:
     files = 0
     for batch in pipeline.plan_batches(arrivals):
         files += len(pipeline.load_batch(pipeline.validate_batch(pipeline.read_batch(batch), peers), feedback=False))
-    engine = warehouse.get_engine()
-    warehouse.save_totals(engine, YEAR, compute_totals(warehouse.current_records(engine, YEAR)))
+    pipeline.compute_year_totals(YEAR)
     full = time.perf_counter() - start
     start = time.perf_counter()
     pipeline.prepare_warehouse()
@@ -253,6 +251,28 @@ def child(way: str, n: int, database: str, naive_limit: int) -> None:
     print(json.dumps(figures))
 
 
+def profile(n: int, database: str, out: Path) -> None:
+    """Where 'ours' spends its time: a pyinstrument profile, as text and HTML."""
+    from pyinstrument import Profiler
+
+    folder = make_corpus(n)
+    work = CORPUS / "work" / f"profile-{n}-{database}"
+    shutil.rmtree(work, ignore_errors=True)
+    (work / "data").mkdir(parents=True)
+    url, drop = _database(database, work)
+    profiler = Profiler(interval=0.005)
+    try:
+        with profiler:
+            run_ours(folder, url, work)
+    finally:
+        drop()
+        shutil.rmtree(work, ignore_errors=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".txt").write_text(profiler.output_text(unicode=True, show_all=False), encoding="utf-8")
+    out.with_suffix(".html").write_text(profiler.output_html(), encoding="utf-8")
+    print(profiler.output_text(unicode=True))
+
+
 def _fmt_s(seconds: float) -> str:
     return f"{seconds:.2f} s" if seconds < 100 else f"{seconds / 60:.1f} min"
 
@@ -264,10 +284,14 @@ def main() -> None:
     parser.add_argument("--naive-limit", type=int, default=1000, help="files the naive pipeline reads; scaled beyond")
     parser.add_argument("--dags-test-sizes", default="18,1000")
     parser.add_argument("--out", type=Path, help="write the Markdown table here")
+    parser.add_argument("--profile", type=Path, help="profile 'ours' at the first size with pyinstrument, to here")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     databases = args.databases.split(",")
+    if args.profile:
+        profile(sizes[0], databases[0], args.profile)
+        return
     if args.child:
         child(args.child, sizes[0], databases[0], args.naive_limit)
         return

@@ -25,7 +25,7 @@ REPORTERS: tuple[str, ...] = ("village", "township", "derived")
 AGGREGATIONS: tuple[str, ...] = ("sum", "township", "ratio", "count_units")
 PHRASE_STYLES: tuple[str, ...] = ("exact", "yu", "about", "over", "zero", "cn")
 
-_CONDITION_OPERATORS = {
+CONDITION_OPERATORS = {
     "==": operator.eq,
     "!=": operator.ne,
     ">": operator.gt,
@@ -86,7 +86,7 @@ class Indicator:
         if self.condition is None:
             raise CatalogueError(f"{self.code} has no condition")
         op_text, threshold = self.condition.split()
-        return _CONDITION_OPERATORS[op_text](value, float(threshold))
+        return CONDITION_OPERATORS[op_text](value, float(threshold))
 
     def round(self, value: float) -> float:
         """Round to the places this indicator keeps; integers stay integral floats."""
@@ -188,7 +188,7 @@ def check_catalogue(catalogue: Catalogue) -> list[str]:
             if ind.of not in catalogue or catalogue[ind.of].reporter != "village":
                 errors.append(f"{where}: count_units needs a village indicator in 'of'")
             parts = (ind.condition or "").split()
-            if len(parts) != 2 or parts[0] not in _CONDITION_OPERATORS:
+            if len(parts) != 2 or parts[0] not in CONDITION_OPERATORS:
                 errors.append(f"{where}: condition must read like '> 0'")
     return errors
 

@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from village_reports import intake, rules, settings, warehouse
+from village_reports import intake, rules, settings, totals, warehouse
 from village_reports.feedback import write_feedback
 from village_reports.intake import Arrival
 from village_reports.reader import Problem, ReadResult, Record, read_workbook
 from village_reports.report import write_outputs
 from village_reports.roster import load_roster
 from village_reports.rules import load_rules
-from village_reports.totals import compute_totals
+from village_reports.totals import TownshipTotal
 
 log = logging.getLogger(__name__)
 
@@ -244,20 +244,36 @@ def finish_run(loaded: Iterable[list[dict[str, Any]] | None]) -> dict[str, Any]:
     return summary
 
 
+def compute_year_totals(year: int) -> dict[str, TownshipTotal]:
+    """One year's totals, recomputed in one transaction: provenance selected set-based in
+    the warehouse, then a few aggregates per total; memory does not grow with the units."""
+    engine = warehouse.get_engine()
+    with engine.begin() as connection:
+        warehouse.replace_total_sources(connection, year, [vars(rule) for rule in totals.source_rules()])
+        township = totals.totals_from_aggregates(totals.Aggregates(**warehouse.total_aggregates(connection, year)))
+        warehouse.insert_totals(connection, year, [vars(total) for total in township.values()])
+    return township
+
+
 def report_year(year: int, out_dir: Path | None = None) -> dict[str, Any]:
-    """Totals for one year from the figures in force, stored and written as the three outputs."""
+    """Totals for one year from the figures in force, stored and written as the outputs."""
     engine = warehouse.get_engine()
     if year not in warehouse.years(engine):
         log.info("no submission for %s yet: no totals written", year)
         return {"year": year, "indicators": 0, "complete": 0, "outputs": []}
-    records = warehouse.current_records(engine, year)
-    totals = compute_totals(records)
-    warehouse.save_totals(engine, year, totals)
-    paths = write_outputs(out_dir or settings.output_dir(), year, totals, records, warehouse.timeliness(engine, year))
+    township = compute_year_totals(year)
+    paths = write_outputs(
+        out_dir or settings.output_dir(),
+        year,
+        township,
+        sources=warehouse.total_sources(engine, year),
+        unit_values=warehouse.current_values_by_unit(engine, year),
+        timeliness=warehouse.timeliness(engine, year),
+    )
     return {
         "year": year,
-        "indicators": len(totals),
-        "complete": sum(t.units_reported == t.units_expected for t in totals.values()),
+        "indicators": len(township),
+        "complete": sum(t.units_reported == t.units_expected for t in township.values()),
         "outputs": [str(p) for p in paths],
     }
 

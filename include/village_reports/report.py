@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from village_reports.catalogue import Catalogue, Indicator, load_catalogue
-from village_reports.reader import Record
 from village_reports.roster import Roster, load_roster
 from village_reports.totals import TownshipTotal
 
@@ -85,12 +84,32 @@ def _display(value: float | None, indicator: Indicator) -> str:
     return "" if value is None else format_number(value, indicator.decimals)
 
 
-def _sources_text(total: TownshipTotal, roster: Roster) -> str:
-    parts = []
-    for c in total.contributions:
-        unit = roster.get(c.unit_code)
-        parts.append(f"{unit.name if unit else c.unit_code} {c.sheet}!{c.cell}")
-    return "；".join(parts)
+SOURCES_FILE = "township_total_sources.csv"
+INLINE_SOURCES = 40  # units: beyond this the report points to SOURCES_FILE instead of listing cells
+
+
+def write_sources_csv(path: Path, sources: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """Every cell behind every total, streamed to CSV; returns, per total, the provenance
+    text for the report (the cells themselves, or a pointer when there are too many)."""
+    listed: dict[str, list[str]] = {}
+    units: dict[str, set[str]] = {}
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["indicator_code", "unit_code", "unit_name", "source_code", "value", "sheet", "cell"])
+        for row in sources:
+            code = row["indicator_code"]
+            name = row["unit_name"] or row["unit_code"]
+            writer.writerow([code, row["unit_code"], name, row["source_code"], row["value"], row["sheet"], row["cell"]])
+            seen = units.setdefault(code, set())
+            seen.add(row["unit_code"])
+            if len(seen) <= INLINE_SOURCES:
+                listed.setdefault(code, []).append(f"{name} {row['sheet']}!{row['cell']}")
+    return {
+        code: "；".join(listed[code])
+        if len(seen) <= INLINE_SOURCES
+        else f"{len(seen)}个单位的单元格，见 {SOURCES_FILE}"
+        for code, seen in units.items()
+    }
 
 
 def write_totals_csv(path: Path, totals: dict[str, TownshipTotal], catalogue: Catalogue) -> Path:
@@ -117,62 +136,66 @@ def write_totals_xlsx(
     path: Path,
     year: int,
     totals: dict[str, TownshipTotal],
-    records: Sequence[Record],
+    unit_values: Iterable[tuple[str, Mapping[str, float | None]]],
     catalogue: Catalogue,
     roster: Roster,
     timeliness: Sequence[Mapping[str, Any]] = (),
 ) -> Path:
+    """The totals by section, the per-unit breakdown and the 报送情况; written row by row
+    (openpyxl's write-only mode), so a county's breakdown never sits in memory."""
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Font, PatternFill
 
     bold, fill = Font(bold=True), PatternFill("solid", fgColor="DDEBF7")
-    wb = Workbook()
-    wb.remove(wb.active)
+    wb = Workbook(write_only=True)
+
+    def heading_row(ws: Any, labels: Sequence[str], wrap: bool = False) -> list[Any]:
+        cells = []
+        for label in labels:
+            cell = WriteOnlyCell(ws, value=label)
+            cell.font, cell.fill = bold, fill
+            if wrap:
+                cell.alignment = Alignment(wrap_text=True, vertical="center")
+            cells.append(cell)
+        return cells
+
+    def widths(ws: Any, columns: str, sizes: Sequence[int]) -> None:
+        for column, width in zip(columns, sizes, strict=True):
+            ws.column_dimensions[column].width = width
+
     headings = ("指标代码", "指标名称", "计量单位", f"{year}年数值", "已报单位", "应报单位", "完整率")
     for section in catalogue.sections:
         ws = wb.create_sheet(section.name)
-        ws.append([f"毛田镇{year}年度 {section.name}"])
-        ws["A1"].font = Font(bold=True, size=13)
-        ws.append(headings)
-        for cell in ws[2]:
-            cell.font, cell.fill = bold, fill
+        widths(ws, "ABCDEFG", (10, 40, 10, 14, 10, 10, 10))
+        ws.freeze_panes = "A3"
+        title = WriteOnlyCell(ws, value=f"毛田镇{year}年度 {section.name}")
+        title.font = Font(bold=True, size=13)
+        ws.append([title])
+        ws.append(heading_row(ws, headings))
         for ind in catalogue.in_section(section.code):
             total = totals[ind.code]
-            ws.append(
-                [
-                    ind.code,
-                    ind.name,
-                    ind.unit,
-                    total.value,
-                    total.units_reported,
-                    total.units_expected,
-                    total.completeness,
-                ]
-            )
-            ws.cell(row=ws.max_row, column=4).number_format = "0" if ind.decimals == 0 else "0." + "0" * ind.decimals
-            ws.cell(row=ws.max_row, column=7).number_format = "0%"
-        for column, width in zip("ABCDEFG", (10, 40, 10, 14, 10, 10, 10), strict=True):
-            ws.column_dimensions[column].width = width
-        ws.freeze_panes = "A3"
+            value = WriteOnlyCell(ws, value=total.value)
+            value.number_format = "0" if ind.decimals == 0 else "0." + "0" * ind.decimals
+            share = WriteOnlyCell(ws, value=total.completeness)
+            share.number_format = "0%"
+            ws.append([ind.code, ind.name, ind.unit, value, total.units_reported, total.units_expected, share])
 
     # one row per unit: a county's thousands of villages fit, Excel's 16,384 columns would not
     breakdown = wb.create_sheet("分村明细")
-    filled = [i for i in catalogue.indicators if i.is_filled_in]
-    breakdown.append(["单位代码", "单位名称", *[f"{i.code} {i.name}（{i.unit}）" for i in filled]])
-    for cell in breakdown[1]:
-        cell.font, cell.fill = bold, fill
-        cell.alignment = Alignment(wrap_text=True, vertical="center")
-    values = {(r.unit_code, r.indicator_code): r.value for r in records}
-    for unit in roster.units:
-        if any((unit.code, i.code) in values for i in filled):
-            breakdown.append([unit.code, unit.name, *[values.get((unit.code, i.code)) for i in filled]])
     breakdown.freeze_panes = "C2"
     breakdown.column_dimensions["B"].width = 24
+    filled = [i for i in catalogue.indicators if i.is_filled_in]
+    breakdown.append(
+        heading_row(breakdown, ["单位代码", "单位名称", *[f"{i.code} {i.name}（{i.unit}）" for i in filled]], wrap=True)
+    )
+    for unit_code, values in unit_values:
+        unit = roster.get(unit_code)
+        breakdown.append([unit_code, unit.name if unit else unit_code, *[values.get(i.code) for i in filled]])
 
     status = wb.create_sheet("报送情况")
-    status.append(["单位代码", "单位名称", "报送情况", "首次收到", "截止时间", "最新文件"])
-    for cell in status[1]:
-        cell.font, cell.fill = bold, fill
+    widths(status, "ABCDEF", (10, 24, 10, 18, 18, 40))
+    status.append(heading_row(status, ["单位代码", "单位名称", "报送情况", "首次收到", "截止时间", "最新文件"]))
     for row in timeliness:
         status.append(
             [
@@ -184,13 +207,13 @@ def write_totals_xlsx(
                 row["latest_file"] or "",
             ]
         )
-    for column, width in zip("ABCDEF", (10, 24, 10, 18, 18, 40), strict=True):
-        status.column_dimensions[column].width = width
     wb.save(path)
     return path
 
 
-def render_annual_report(year: int, totals: dict[str, TownshipTotal], catalogue: Catalogue, roster: Roster) -> str:
+def render_annual_report(
+    year: int, totals: dict[str, TownshipTotal], catalogue: Catalogue, sources: Mapping[str, str] | None = None
+) -> str:
     """The annual report's quantitative statements, in Chinese, every figure computed."""
     lines = [f"# 毛田镇{year}年度工作总结：主要数据", ""]
     lines += ["> 本文由村级报表汇总自动生成；每个数字均可追溯到报送单位的单元格（见文末“数据来源”）。", ""]
@@ -214,7 +237,7 @@ def render_annual_report(year: int, totals: dict[str, TownshipTotal], catalogue:
         value = f"{_display(total.value, ind)}{'' if ind.unit in ('是/否',) else ind.unit}"
         lines.append(
             f"| {code} | {ind.name} | {value} | {total.units_reported}/{total.units_expected} | "
-            f"{_sources_text(total, roster)} |"
+            f"{(sources or {}).get(code, '')} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -271,22 +294,27 @@ def write_outputs(
     out_dir: Path,
     year: int,
     totals: dict[str, TownshipTotal],
-    records: Sequence[Record],
+    sources: Iterable[Mapping[str, Any]] = (),
+    unit_values: Iterable[tuple[str, Mapping[str, float | None]]] = (),
     timeliness: Sequence[Mapping[str, Any]] = (),
     catalogue: Catalogue | None = None,
     roster: Roster | None = None,
 ) -> list[Path]:
-    """The township outputs for one year under ``out_dir/<year>/``."""
+    """The township outputs for one year under ``out_dir/<year>/``; ``sources`` (every cell
+    behind a total, in report order) and ``unit_values`` (unit by unit) may be streams."""
     catalogue = catalogue or load_catalogue()
     roster = roster or load_roster()
     folder = out_dir / str(year)
     folder.mkdir(parents=True, exist_ok=True)
+    sources_csv = folder / SOURCES_FILE
+    provenance = write_sources_csv(sources_csv, sources)
     report = folder / "annual_report.md"
-    text = render_annual_report(year, totals, catalogue, roster)
+    text = render_annual_report(year, totals, catalogue, provenance)
     report.write_text(text + ("\n" + "\n".join(render_timeliness(timeliness)) if timeliness else ""), encoding="utf-8")
     return [
         write_totals_csv(folder / "township_totals.csv", totals, catalogue),
-        write_totals_xlsx(folder / "township_totals.xlsx", year, totals, records, catalogue, roster, timeliness),
+        write_totals_xlsx(folder / "township_totals.xlsx", year, totals, unit_values, catalogue, roster, timeliness),
         write_status_csv(folder / "submission_status.csv", timeliness),
+        sources_csv,
         report,
     ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -24,11 +24,12 @@ from village_reports.catalogue import Catalogue, load_catalogue
 from village_reports.intake import Arrival
 from village_reports.reader import Problem, ReadResult, Record
 from village_reports.roster import Roster, load_roster
-from village_reports.totals import TownshipTotal
 
 ACCEPTED = "accepted"
 ACCEPTED_WITH_WARNINGS = "accepted_with_warnings"
 REJECTED = "rejected"
+
+_STREAM_ROWS = 10_000  # rows fetched at a time by the streamed reads
 
 
 @cache
@@ -303,40 +304,62 @@ def years(engine: Engine) -> list[int]:
         return [row[0] for row in connection.execute(sql("dml/select_years")[0])]
 
 
-def current_records(engine: Engine, year: int) -> list[Record]:
-    """The figures in force for one year (each unit's current submission)."""
+def current_values_by_unit(engine: Engine, year: int) -> Iterator[tuple[str, dict[str, float | None]]]:
+    """The figures in force for one year, one unit at a time (streamed: a county's
+    millions of figures never sit in memory together)."""
     with engine.connect() as connection:
-        rows = connection.execute(sql("dml/select_current_facts")[0], {"year": year}).mappings()
-        return [Record(**row) for row in rows]
+        rows = connection.execution_options(stream_results=True, yield_per=_STREAM_ROWS).execute(
+            sql("dml/select_current_facts")[0], {"year": year}
+        )
+        unit, values = None, {}
+        for row in rows:
+            if row.unit_code != unit:
+                if unit is not None:
+                    yield unit, values
+                unit, values = row.unit_code, {}
+            values[row.indicator_code] = row.value
+        if unit is not None:
+            yield unit, values
 
 
-def save_totals(engine: Engine, year: int, totals: dict[str, TownshipTotal]) -> None:
-    """Replace one year's totals and their provenance (one partition, one transaction)."""
-    rows = [
-        {
-            "year": year,
-            "indicator_code": t.indicator_code,
-            "value": t.value,
-            "units_reported": t.units_reported,
-            "units_expected": t.units_expected,
-        }
-        for t in totals.values()
-    ]
-    sources = [
-        {
-            "year": year,
-            "indicator_code": t.indicator_code,
-            "unit_code": c.unit_code,
-            "source_code": c.indicator_code,
-            "value": c.value,
-            "sheet": c.sheet,
-            "cell": c.cell,
-        }
-        for t in totals.values()
-        for c in t.contributions
-    ]
-    with engine.begin() as connection:
-        run_sql(connection, "dml/delete_year_totals", {"year": year})
-        run_sql(connection, "dml/insert_total", rows)
-        if sources:
-            run_sql(connection, "dml/insert_total_source", sources)
+def replace_total_sources(connection: Connection, year: int, rules: Sequence[dict[str, Any]]) -> None:
+    """Rewrite one year's provenance: each total's cells, selected set-based from the facts."""
+    run_sql(connection, "dml/delete_year_totals", {"year": year})
+    if rules:
+        run_sql(connection, "dml/insert_total_source", [{**rule, "year": year} for rule in rules])
+
+
+def total_aggregates(connection: Connection, year: int) -> dict[str, dict[Any, Any]]:
+    """A few numbers per total from its provenance rows (see ``totals.Aggregates``)."""
+    params = {"year": year}
+    sums = {
+        (r.total_code, r.source_code): (int(r.units), float(r.value_sum))
+        for r in connection.execute(sql("dml/select_total_source_sums")[0], params)
+    }
+    sources_needed: dict[str, int] = {}
+    for total_code, _source in sums:
+        sources_needed[total_code] = sources_needed.get(total_code, 0) + 1
+    by_sources = connection.execute(sql("dml/select_total_units_by_sources")[0], params).all()
+    return {
+        "sums": sums,
+        "units_in_all_sources": {
+            r.total_code: int(r.units) for r in by_sources if r.sources == sources_needed[r.total_code]
+        },
+        "reported": {
+            r.indicator_code: int(r.units) for r in connection.execute(sql("dml/select_reported_counts")[0], params)
+        },
+    }
+
+
+def insert_totals(connection: Connection, year: int, totals: Sequence[dict[str, Any]]) -> None:
+    run_sql(connection, "dml/insert_total", [{**t, "year": year} for t in totals])
+
+
+def total_sources(engine: Engine, year: int) -> Iterator[dict[str, Any]]:
+    """Every cell behind a year's totals, in report order (streamed)."""
+    with engine.connect() as connection:
+        rows = connection.execution_options(stream_results=True, yield_per=_STREAM_ROWS).execute(
+            sql("dml/select_total_sources")[0], {"year": year}
+        )
+        for row in rows.mappings():
+            yield dict(row)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -12,9 +14,11 @@ from sqlalchemy import text
 
 from village_reports import pipeline, settings, warehouse
 from village_reports.catalogue import load_catalogue
+from village_reports.reader import Record
 from village_reports.report import phrase
 from village_reports.samples import write_samples
 from village_reports.template import COL_CODE, COL_VALUE, COLUMNS, DATA_SHEET
+from village_reports.totals import compute_totals
 
 
 def run_pipeline() -> list[dict]:
@@ -80,12 +84,33 @@ def test_full_run_reproduces_the_2021_report(inbox: Path, project: Path, seed_te
             "township_totals.xlsx",
             "annual_report.md",
             "submission_status.csv",
+            "township_total_sources.csv",
         }
+    with (project / "output" / "2021" / "township_total_sources.csv").open(encoding="utf-8-sig") as handle:
+        cells = [row for row in csv.DictReader(handle) if row["indicator_code"] == "REV01"]
+    assert len(cells) == 18 and math.fsum(float(c["value"]) for c in cells) == 1137  # each total is its cells' sum
     assert "按时报送 18 个，逾期报送 1 个，未报送 0 个，退回待改 0 个" in report
     assert len(list((project / "output" / "feedback" / "2021").glob("MT*.xlsx"))) == 19
     assert next((project / "output" / "gx").rglob("data_docs/local_site/index.html"))
     assert view("completeness", "year") == [(y, 19, 19, 0, 0, 1.0) for y in (2019, 2020, 2021)]
     assert len(list((project / "data" / "archive").rglob("*.xlsx"))) == 57
+
+
+def test_totals_in_the_warehouse_equal_the_arithmetic_in_memory(inbox: Path) -> None:
+    """The warehouse aggregates in SQL; compute_totals does the same over records in memory."""
+    run_pipeline()
+    with warehouse.get_engine().connect() as connection:
+        facts = connection.execute(
+            text("SELECT unit_code, year, indicator_code, value, raw_text, sheet, cell FROM village_indicator_values")
+        ).all()
+        stored = connection.execute(
+            text("SELECT year, indicator_code, value, units_reported, units_expected FROM township_totals")
+        ).all()
+    for year in (2019, 2020, 2021):
+        expected = compute_totals(Record(*row) for row in facts if row.year == year)
+        assert {r.indicator_code: (r.value, r.units_reported, r.units_expected) for r in stored if r.year == year} == {
+            code: (t.value, t.units_reported, t.units_expected) for code, t in expected.items()
+        }
 
 
 def test_rerun_and_duplicate_file_change_nothing(inbox: Path) -> None:

@@ -1,9 +1,10 @@
 import dataclasses
+from pathlib import Path
 
 import pytest
 
 from village_reports.catalogue import Catalogue
-from village_reports.report import chinese_numeral, phrase, sentence
+from village_reports.report import INLINE_SOURCES, chinese_numeral, phrase, sentence, write_sources_csv
 
 
 @pytest.mark.parametrize(
@@ -44,3 +45,18 @@ def test_unknown_style_is_refused(catalogue: Catalogue) -> None:
     odd = dataclasses.replace(catalogue["REV01"], phrase={"style": "poetic"})
     with pytest.raises(ValueError, match="unknown phrase style"):
         phrase(1, odd)
+
+
+def test_provenance_lists_cells_then_points_to_the_csv_at_scale(tmp_path: Path) -> None:
+    def cells(n: int, code: str) -> list[dict]:
+        return [
+            {"indicator_code": code, "unit_code": f"U{i:03d}", "unit_name": f"{i}村", "source_code": code,
+             "value": 1.0, "sheet": "填报表", "cell": "F7"}
+            for i in range(n)
+        ]  # fmt: skip
+
+    path = tmp_path / "sources.csv"
+    text = write_sources_csv(path, iter(cells(3, "REV01") + cells(INLINE_SOURCES + 1, "REV02")))
+    assert text["REV01"] == "0村 填报表!F7；1村 填报表!F7；2村 填报表!F7"
+    assert text["REV02"] == f"{INLINE_SOURCES + 1}个单位的单元格，见 township_total_sources.csv"
+    assert len(path.read_text(encoding="utf-8-sig").splitlines()) == 1 + 3 + INLINE_SOURCES + 1
