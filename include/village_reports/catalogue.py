@@ -11,7 +11,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
+from village_reports.settings import read_yaml
 
 DATA_DIR = Path(__file__).parent / "data"
 CATALOGUE_FILE = DATA_DIR / "catalogue.yaml"
@@ -206,8 +206,7 @@ def _parse(raw: dict[str, Any]) -> Catalogue:
 @cache
 def load_catalogue(path: Path = CATALOGUE_FILE) -> Catalogue:
     """The catalogue, checked; raises CatalogueError listing every inconsistency."""
-    with path.open(encoding="utf-8") as handle:
-        catalogue = _parse(yaml.safe_load(handle))
+    catalogue = _parse(read_yaml(path))
     errors = check_catalogue(catalogue)
     if errors:
         raise CatalogueError("; ".join(errors))

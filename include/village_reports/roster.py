@@ -11,9 +11,8 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-import yaml
-
 from village_reports.catalogue import DATA_DIR
+from village_reports.settings import read_yaml
 
 ROSTER_FILE = DATA_DIR / "roster.yaml"
 TOWNSHIP_KIND = "镇本级"
@@ -82,8 +81,7 @@ def check_roster(roster: Roster) -> list[str]:
 def load_roster(path: Path | None = None) -> Roster:
     """The roster; ``VILLAGE_REPORTS_ROSTER`` points to another file (a county's, a benchmark's)."""
     path = path or Path(os.environ.get("VILLAGE_REPORTS_ROSTER") or ROSTER_FILE)
-    with path.open(encoding="utf-8") as handle:
-        raw = yaml.safe_load(handle)
+    raw = read_yaml(path)
     roster = Roster(
         township=Unit(**raw["township"]),
         villages=tuple(Unit(**u) for u in raw["units"]),

@@ -20,12 +20,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import yaml
-
 from village_reports.catalogue import DATA_DIR, Catalogue, load_catalogue
 from village_reports.reader import Problem, ReadResult
 from village_reports.report import format_number
 from village_reports.roster import Roster, load_roster
+from village_reports.settings import read_yaml
 
 RULES_FILE = DATA_DIR / "rules.yaml"
 MISSING_STRATEGIES = ("skip_if_any_missing", "skip_if_all_missing", "never_skip")
@@ -45,7 +44,7 @@ class Relation:
     missing: str = "skip_if_any_missing"
 
     @property
-    def codes(self) -> set[str]:
+    def codes(self) -> frozenset[str]:
         return _names(self.left) | _names(self.right)
 
 
@@ -68,8 +67,15 @@ class Rules:
         return any(code.startswith(prefix) for prefix in self.confirmable)
 
 
-def _names(expression: str) -> set[str]:
-    return {n.id for n in ast.walk(ast.parse(expression, mode="eval")) if isinstance(n, ast.Name)}
+@cache
+def _parsed(expression: str) -> ast.Expression:
+    # parsed once per process: the relations are checked on every file
+    return ast.parse(expression, mode="eval")
+
+
+@cache
+def _names(expression: str) -> frozenset[str]:
+    return frozenset(n.id for n in ast.walk(_parsed(expression)) if isinstance(n, ast.Name))
 
 
 def evaluate(expression: str, values: Mapping[str, float]) -> float:
@@ -86,7 +92,7 @@ def evaluate(expression: str, values: Mapping[str, float]) -> float:
             return _ARITHMETIC[type(node.op)](walk(node.left), walk(node.right))
         raise ValueError(f"not allowed in a rule: {ast.dump(node)}")
 
-    return walk(ast.parse(expression, mode="eval"))
+    return walk(_parsed(expression))
 
 
 def _relation(raw: Mapping[str, Any]) -> Relation:
@@ -117,8 +123,7 @@ def check_rules(rules: Rules, catalogue: Catalogue) -> list[str]:
 
 @cache
 def load_rules(path: Path = RULES_FILE) -> Rules:
-    with path.open(encoding="utf-8") as handle:
-        raw = yaml.safe_load(handle)
+    raw = read_yaml(path)
     rules = Rules(
         deadline_month=int(raw["submission_deadline"]["month"]),
         deadline_day=int(raw["submission_deadline"]["day"]),

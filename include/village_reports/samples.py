@@ -19,10 +19,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import yaml
-
 from village_reports.catalogue import DATA_DIR, Catalogue, Indicator, load_catalogue
 from village_reports.roster import Roster, Unit, load_roster
+from village_reports.settings import read_yaml
 from village_reports.template import build_workbook, template_file_name
 
 SAMPLES_FILE = DATA_DIR / "samples.yaml"
@@ -71,8 +70,7 @@ class SamplePlan:
 
 @cache
 def load_plan(path: Path = SAMPLES_FILE) -> SamplePlan:
-    with path.open(encoding="utf-8") as handle:
-        raw = yaml.safe_load(handle)
+    raw = read_yaml(path)
     return SamplePlan(
         reference_year=int(raw["reference_year"]),
         earlier_years=tuple(int(y) for y in raw["earlier_years"]),
