@@ -102,10 +102,18 @@ def archive(arrival: Arrival, archive_root: Path) -> Arrival:
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(target.name + ".part")
-        shutil.copyfile(arrival.path, partial)
-        if file_sha256(partial) != arrival.sha256:
-            partial.unlink()
+        if arrival.size <= _CHUNK * 20:
+            data = Path(arrival.path).read_bytes()  # one read, checked, then written
+            intact = hashlib.sha256(data).hexdigest() == arrival.sha256
+            if intact:
+                partial.write_bytes(data)
+        else:  # an oversized file (kept, then rejected by the reader) is streamed
+            shutil.copyfile(arrival.path, partial)
+            intact = file_sha256(partial) == arrival.sha256
+            if not intact:
+                partial.unlink()
+        if not intact:
             raise OSError(f"{arrival.path} changed while it was archived")
-        Path(partial).chmod(0o444)
+        partial.chmod(0o444)
         partial.replace(target)
     return Arrival(**{**arrival.to_dict(), "archive_path": str(target)})

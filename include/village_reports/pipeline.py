@@ -6,8 +6,10 @@ them directly. Nothing here imports Airflow.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
+import operator
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -83,18 +85,27 @@ def plan_batches(arrivals: Sequence[dict[str, Any]], batch_size: int | None = No
     return [{"label": _label(chunk), "arrivals": chunk} for chunk in chunks]
 
 
+_RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(Record))
+_record_row = operator.attrgetter(*_RECORD_FIELDS)
+
+
 def _result_to_dict(result: ReadResult) -> dict[str, Any]:
-    """ReadResult -> JSON-able dict; shallow (dataclasses.asdict deep-copies every field)."""
+    """ReadResult -> JSON-able dict for XCom. Records travel as rows in field order
+    (``record_fields`` names them): a batch holds 160,000 of them, and a dict per record
+    doubled the time spent between steps."""
     data = dict(vars(result))
-    data["records"] = [dict(vars(r)) for r in result.records]
+    data["record_fields"] = _RECORD_FIELDS
+    data["records"] = [_record_row(r) for r in result.records]
     data["problems"] = [dict(vars(p)) for p in result.problems]
     return data
 
 
 def _result_from_dict(data: dict[str, Any]) -> ReadResult:
+    if tuple(data["record_fields"]) != _RECORD_FIELDS:
+        raise ValueError("records were written by another version of the pipeline: rerun the batch from read")
     return ReadResult(
-        **{k: v for k, v in data.items() if k not in ("records", "problems")},
-        records=[Record(**r) for r in data["records"]],
+        **{k: v for k, v in data.items() if k not in ("records", "problems", "record_fields")},
+        records=[Record(*row) for row in data["records"]],
         problems=[Problem(**p) for p in data["problems"]],
     )
 
@@ -123,9 +134,9 @@ def peer_sample(arrivals: Sequence[dict[str, Any]]) -> PeerSample:
 
 def _outlier_context(
     results: Sequence[ReadResult], years: set[int], sample: PeerSample
-) -> tuple[dict[tuple[int, str], rules.PeerStats], dict[tuple[str, str], dict[int, float]]]:
+) -> tuple[dict[tuple[int, str], rules.PeerStats], dict[str, dict[str, dict[int, float]]]]:
     """Peer statistics per (year, code) from the run's sample plus the batch's own figures
-    (one figure per unit), and history (unit, code) -> {year: value} for the batch's units."""
+    (one figure per unit), and history unit -> code -> {year: value} for the batch's units."""
     figures: dict[tuple[int, str], dict[str, float]] = {}
     for key, values in sample.items():
         year, code = key.split(":")
@@ -137,10 +148,10 @@ def _outlier_context(
     peers = {key: rules.PeerStats.of(list(values.values())) for key, values in figures.items()}
     lookback = int(load_rules().history["years"])
     units = {r.unit_code for r in results if r.unit_code}
-    history: dict[tuple[str, str], dict[int, float]] = {}
+    history: dict[str, dict[str, dict[int, float]]] = {}
     engine = warehouse.get_engine()
     for unit, year, code, value in warehouse.unit_history(engine, units, min(years) - lookback, max(years) - 1):
-        history.setdefault((unit, code), {})[year] = value
+        history.setdefault(unit, {}).setdefault(code, {})[year] = value
     return peers, history
 
 
@@ -168,8 +179,8 @@ def validate_batch(batch: Batch, peers: PeerSample | None = None) -> Batch:
                 result,
                 {code: peer_stats[year, code] for code in codes if (year, code) in peer_stats},
                 {
-                    code: {y: v for y, v in history.get((result.unit_code, code), {}).items() if y < year}
-                    for code in codes
+                    code: {y: v for y, v in years.items() if y < year}
+                    for code, years in history.get(result.unit_code, {}).items()
                 },
             )
         result.problems = rules.confirm_with_notes(result, [*result.problems, *found])

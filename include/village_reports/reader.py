@@ -130,6 +130,8 @@ def _strip_unit(text: str, unit: str) -> tuple[str, float]:
 
 def parse_number(raw: Any, indicator: Indicator) -> ParsedValue:
     """One cell's content as a number in the indicator's unit, with what was tolerated."""
+    if type(raw) is float or type(raw) is int:  # the common case first: a number cell (bool is an int)
+        return ParsedValue(round(float(raw), 10))
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return ParsedValue(None)
     name = f"“{indicator.name}”"

@@ -230,23 +230,25 @@ def outlier_problems(
     """
     rules = rules or load_rules()
     catalogue = catalogue or load_catalogue()
+    # read once: this loop runs for every figure of every file
+    min_units, max_zero_share = rules.peers["min_units"], rules.peers["max_zero_share"]
+    ratio, min_change, threshold = rules.peers["min_ratio"], rules.peers["min_change"], rules.peers["threshold"]
+    lookback = int(rules.history["years"])
+    jump_ratio, jump_change = rules.history["ratio"], rules.history["min_change"]
     problems = []
     for record in result.records:
-        if record.value is None or record.indicator_code not in catalogue:
-            continue
-        indicator = catalogue[record.indicator_code]
-        if indicator.reporter != "village":
+        indicator = catalogue.get(record.indicator_code)
+        if record.value is None or indicator is None or indicator.reporter != "village":
             continue  # one 镇本级: no peers
         where = {"sheet": record.sheet, "cell": record.cell, "indicator_code": record.indicator_code}
         stats = peers.get(record.indicator_code)
         # 0 is a real answer ("none this year"), never an outlier against the others
-        if stats and record.value > 0 and stats.count >= rules.peers["min_units"]:
-            z = stats.modified_z(record.value) if stats.zero_share <= rules.peers["max_zero_share"] else None
-            ratio = rules.peers["min_ratio"]
+        if stats and record.value > 0 and stats.count >= min_units:
+            z = stats.modified_z(record.value) if stats.zero_share <= max_zero_share else None
             far = (record.value >= ratio * stats.median or record.value * ratio <= stats.median) and abs(
                 record.value - stats.median
-            ) >= rules.peers["min_change"]
-            if z is not None and abs(z) > rules.peers["threshold"] and far:
+            ) >= min_change
+            if z is not None and abs(z) > threshold and far:
                 direction = "远高于" if z > 0 else "远低于"
                 problems.append(
                     Problem(
@@ -257,12 +259,12 @@ def outlier_problems(
                         **where,
                     )
                 )
-        earlier = [v for y, v in sorted(history.get(record.indicator_code, {}).items())][-int(rules.history["years"]) :]
+        past = history.get(record.indicator_code)
+        earlier = [v for _, v in sorted(past.items())][-lookback:] if past else None
         if earlier:
             typical = statistics.median(earlier)
-            ratio, min_change = rules.history["ratio"], rules.history["min_change"]
-            jumped = record.value > ratio * typical or record.value * ratio < typical
-            if jumped and abs(record.value - typical) >= min_change:
+            jumped = record.value > jump_ratio * typical or record.value * jump_ratio < typical
+            if jumped and abs(record.value - typical) >= jump_change:
                 problems.append(
                     Problem(
                         "outlier.history",

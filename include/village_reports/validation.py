@@ -90,56 +90,64 @@ def _validation_definition() -> Any:
 
 
 def records_frame(results: Sequence[ReadResult], catalogue: Catalogue | None = None) -> pd.DataFrame:
-    """All records of a batch in long form, with each indicator's bounds joined on."""
+    """All records of a batch in long form, with each indicator's bounds joined on.
+
+    Built column by column: a batch of 1,500 files is 160,000 rows, and a dict per row
+    cost more than the validation itself."""
     catalogue = catalogue or load_catalogue()
     roster = load_roster()
-    rows = []
+    columns: dict[str, list[Any]] = {name: [] for name in _FRAME_COLUMNS}
+    in_roster: dict[str | None, bool] = {}
     for index, result in enumerate(results):
         for record in result.records:
+            if record.unit_code not in in_roster:
+                in_roster[record.unit_code] = roster.get(record.unit_code or "") is not None
             ind = catalogue.get(record.indicator_code)
             value = record.value
-            required = ind.required if ind else False
-            rows.append(
-                {
-                    "row_id": len(rows),
-                    "result_index": index,
-                    "unit_code": record.unit_code,
-                    "roster_unit": record.unit_code if roster.get(record.unit_code or "") else None,
-                    "indicator_code": record.indicator_code,
-                    "name": ind.name if ind else record.indicator_code,
-                    "unit": ind.unit if ind else "",
-                    "value": value,
-                    "min_value": ind.minimum if ind else None,
-                    "max_value": ind.maximum if ind else None,
-                    "whole_remainder": (value - int(value))
-                    if ind and ind.type == "integer" and value is not None
-                    else None,
-                    # null only where a compulsory cell was left blank
-                    "answer": value if value is not None else (0.0 if record.raw_text or not required else None),
-                    "sheet": record.sheet,
-                    "cell": record.cell,
-                }
+            columns["result_index"].append(index)
+            columns["unit_code"].append(record.unit_code)
+            columns["roster_unit"].append(record.unit_code if in_roster[record.unit_code] else None)
+            columns["indicator_code"].append(record.indicator_code)
+            columns["value"].append(value)
+            columns["whole_remainder"].append(
+                value - int(value) if ind and ind.type == "integer" and value is not None else None
             )
-    columns = [
-        "row_id",
-        "result_index",
-        "unit_code",
-        "roster_unit",
-        "indicator_code",
-        "name",
-        "unit",
-        "value",
-        "min_value",
-        "max_value",
-        "whole_remainder",
-        "answer",
-        "sheet",
-        "cell",
-    ]
-    frame = pd.DataFrame(rows, columns=columns)
+            # null only where a compulsory cell was left blank
+            columns["answer"].append(
+                value if value is not None else (0.0 if record.raw_text or not (ind and ind.required) else None)
+            )
+            columns["sheet"].append(record.sheet)
+            columns["cell"].append(record.cell)
+    codes = columns["indicator_code"]
+    bounds = {
+        code: (ind.name, ind.unit, ind.minimum, ind.maximum) if (ind := catalogue.get(code)) else (code, "", None, None)
+        for code in set(codes)
+    }
+    for position, name in enumerate(("name", "unit", "min_value", "max_value")):
+        columns[name] = [bounds[code][position] for code in codes]
+    columns["row_id"] = list(range(len(codes)))
+    frame = pd.DataFrame({name: columns[name] for name in _FRAME_COLUMNS})
     for column in ("value", "min_value", "max_value", "whole_remainder", "answer"):
         frame[column] = frame[column].astype("float64")
     return frame
+
+
+_FRAME_COLUMNS = (
+    "row_id",
+    "result_index",
+    "unit_code",
+    "roster_unit",
+    "indicator_code",
+    "name",
+    "unit",
+    "value",
+    "min_value",
+    "max_value",
+    "whole_remainder",
+    "answer",
+    "sheet",
+    "cell",
+)
 
 
 @dataclass(frozen=True)

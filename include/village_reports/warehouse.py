@@ -244,6 +244,16 @@ def _copy_facts(connection: Connection, facts: list[dict[str, Any]]) -> None:
     run_sql(connection, "dml/insert_facts_from_staging")
 
 
+def _insert_many(connection: Connection, name: str, rows: list[dict[str, Any]]) -> None:
+    """A bulk INSERT. On SQLite the rows go straight to the driver, whose named style is
+    the SQL files' own: SQLAlchemy's per-row parameter handling took 2.7× as long."""
+    if connection.dialect.name != "sqlite":
+        run_sql(connection, name, rows)
+        return
+    for statement in sql(name):
+        connection.exec_driver_sql(statement.text, rows)
+
+
 def load_submissions(engine: Engine, items: Sequence[tuple[Arrival, ReadResult]]) -> list[str]:
     """Store a batch of files (receipts, figures, problems) in one transaction; their statuses.
 
@@ -291,9 +301,9 @@ def load_submissions(engine: Engine, items: Sequence[tuple[Arrival, ReadResult]]
         if facts and engine.dialect.name == "postgresql":
             _copy_facts(connection, facts)
         elif facts:
-            run_sql(connection, "dml/insert_fact", facts)
+            _insert_many(connection, "dml/insert_fact", facts)
         if problem_rows:
-            run_sql(connection, "dml/insert_problem", problem_rows)
+            _insert_many(connection, "dml/insert_problem", problem_rows)
         if current:
             run_sql(connection, "dml/refresh_current", current)
     return statuses

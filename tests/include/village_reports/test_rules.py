@@ -96,6 +96,19 @@ def test_outlier_against_own_history() -> None:
     assert outlier_problems(result_with({"REV19": 80}), {}, {"REV19": {2019: 60, 2020: 70}}) == []
 
 
+def test_each_figure_is_judged_by_its_own_thresholds() -> None:
+    """The history check on one figure must not change the peer thresholds of the next."""
+    rules = load_rules()
+    lenient_history = dataclasses.replace(rules, history={**rules.history, "ratio": 50.0, "min_change": 5000})
+    found = outlier_problems(
+        result_with({"REV19": 400, "LIV10": 990}),
+        {"LIV10": stats(PEERS)},
+        {"REV19": {2019: 60, 2020: 70}},
+        lenient_history,
+    )
+    assert [(p.code, p.indicator_code) for p in found] == [("outlier.peers", "LIV10")]
+
+
 def test_wrong_year_and_another_units_workbook() -> None:
     result = result_with({"REV01": 5})
     assert [p.code for p in wrong_file_problems(result, "MT01_鸣山村_2021.xlsx", 2020)] == ["file.wrong_year"]
