@@ -6,10 +6,8 @@ them directly. Nothing here imports Airflow.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
-import operator
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -85,8 +83,7 @@ def plan_batches(arrivals: Sequence[dict[str, Any]], batch_size: int | None = No
     return [{"label": _label(chunk), "arrivals": chunk} for chunk in chunks]
 
 
-_RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(Record))
-_record_row = operator.attrgetter(*_RECORD_FIELDS)
+_RECORD_FIELDS = Record._fields
 
 
 def _result_to_dict(result: ReadResult) -> dict[str, Any]:
@@ -95,7 +92,7 @@ def _result_to_dict(result: ReadResult) -> dict[str, Any]:
     doubled the time spent between steps."""
     data = dict(vars(result))
     data["record_fields"] = _RECORD_FIELDS
-    data["records"] = [_record_row(r) for r in result.records]
+    data["records"] = [tuple(r) for r in result.records]
     data["problems"] = [dict(vars(p)) for p in result.problems]
     return data
 

@@ -284,7 +284,7 @@ def load_submissions(engine: Engine, items: Sequence[tuple[Arrival, ReadResult]]
         )
         receipts.append(_receipt(arrival))
         facts += [
-            {**vars(r), "submission_id": arrival.sha256, "year": year}
+            {**r._asdict(), "submission_id": arrival.sha256, "year": year}
             for r in result.records
             if r.unit_code is not None
         ]
