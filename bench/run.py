@@ -15,6 +15,7 @@ and writes a Markdown table. Usage: python bench/run.py --sizes 18,1000 --databa
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -23,6 +24,7 @@ import resource
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import zipfile
 from io import BytesIO
@@ -31,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "bench" / "corpus"
 YEAR = 2021
+WORKERS = os.cpu_count() or 2  # as many mapped tasks at once as the machine has cores
 PG_ADMIN = os.environ.get("VILLAGE_REPORTS_BENCH_PG", "postgresql+psycopg://root@127.0.0.1:5432/postgres")
 
 
@@ -104,17 +107,32 @@ def _environment(folder: Path, db_url: str, work: Path) -> None:
     )
 
 
-def run_ours(folder: Path, db_url: str, work: Path) -> dict:
+def _ingest(job: tuple[dict, dict]) -> int:
+    """One batch through read, validate and load: the work of one mapped task of each."""
+    from village_reports import pipeline
+
+    batch, peers = job
+    return len(pipeline.load_batch(pipeline.validate_batch(pipeline.read_batch(batch), peers), feedback=False))
+
+
+def run_ours(folder: Path, db_url: str, work: Path, workers: int = 1) -> dict:
+    """The pipeline's steps as the DAG runs them; with ``workers`` > 1 the batches run in
+    that many fresh processes at once, as Airflow runs mapped tasks on a LocalExecutor."""
     _environment(folder, db_url, work)
+    import multiprocessing
+
     from village_reports import pipeline
 
     start = time.perf_counter()
     pipeline.prepare_warehouse()
     arrivals = pipeline.discover_and_archive()
     peers = pipeline.peer_sample(arrivals)
-    files = 0
-    for batch in pipeline.plan_batches(arrivals):
-        files += len(pipeline.load_batch(pipeline.validate_batch(pipeline.read_batch(batch), peers), feedback=False))
+    jobs = [(batch, peers) for batch in pipeline.plan_batches(arrivals)]
+    if workers == 1:
+        files = sum(map(_ingest, jobs))
+    else:
+        with multiprocessing.get_context("spawn").Pool(workers, maxtasksperchild=None) as pool:
+            files = sum(pool.imap_unordered(_ingest, jobs))
     pipeline.compute_year_totals(YEAR)
     full = time.perf_counter() - start
     start = time.perf_counter()
@@ -229,7 +247,32 @@ def measure(way: str, n: int, database: str, naive_limit: int) -> dict:
     return json.loads(run.stdout.strip().splitlines()[-1])
 
 
+class TreeRss(threading.Thread):
+    """Peak resident memory of this process and all its children together, sampled."""
+
+    def __init__(self, interval: float = 0.1) -> None:
+        super().__init__(daemon=True)
+        self.interval, self.peak, self._done = interval, 0, threading.Event()
+        self.start()
+
+    def run(self) -> None:
+        import psutil
+
+        me = psutil.Process()
+        while not self._done.wait(self.interval):
+            total = 0
+            for process in [me, *me.children(recursive=True)]:
+                with contextlib.suppress(psutil.Error):
+                    total += process.memory_info().rss
+            self.peak = max(self.peak, total)
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
+
+
 def child(way: str, n: int, database: str, naive_limit: int) -> None:
+    sampler = TreeRss()
     folder = make_corpus(n)
     work = CORPUS / "work" / f"{way}-{n}-{database}"
     shutil.rmtree(work, ignore_errors=True)
@@ -238,6 +281,8 @@ def child(way: str, n: int, database: str, naive_limit: int) -> None:
     try:
         if way == "ours":
             figures = run_ours(folder, url, work)
+        elif way == "ours_workers":
+            figures = run_ours(folder, url, work, workers=WORKERS)
         elif way == "naive":
             figures = run_naive(folder, url, work, naive_limit)
         elif way == "floor":
@@ -247,7 +292,9 @@ def child(way: str, n: int, database: str, naive_limit: int) -> None:
     finally:
         drop()
         shutil.rmtree(work, ignore_errors=True)
+    sampler.stop()
     figures["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    figures["peak_tree_rss_mib"] = max(sampler.peak, figures["peak_rss_mib"] * 1024**2) / 1024**2
     print(json.dumps(figures))
 
 
@@ -297,24 +344,27 @@ def main() -> None:
         return
 
     rows = [
-        "| N | database | ours | naive | floor (calamine) | ours vs naive | ours vs floor | no-op run "
-        "| peak RSS ours / naive |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+        f"| N | database | ours, 1 process | ours, {WORKERS} workers | naive | floor (calamine) | ours vs naive "
+        f"| ours vs floor | no-op run | peak RSS: ours 1 process / all {WORKERS} workers / naive |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for n in sizes:
         make_corpus(n)
         floor = measure("floor", n, "sqlite", args.naive_limit)
         for database in databases:
             ours = measure("ours", n, database, args.naive_limit)
+            spread = measure("ours_workers", n, database, args.naive_limit)
             naive = measure("naive", n, database, args.naive_limit)
             naive_total = naive["seconds"] * n / naive["files"]
-            scaled = "" if naive["files"] == n else f" (scaled from {naive['files']})"
+            scaled = "" if naive["files"] == n else f" (scaled from {naive['files']:,})"
+            one, many = ours["seconds"], spread["seconds"]
             rows.append(
-                f"| {n:,} | {database} | {_fmt_s(ours['seconds'])} | {_fmt_s(naive_total)}{scaled} | "
-                f"{_fmt_s(floor['seconds'])} | {naive_total / ours['seconds']:.0f}× | "
-                f"{ours['seconds'] / floor['seconds']:.1f}× | {_fmt_s(ours['noop_seconds'])} "
-                f"({100 * ours['noop_seconds'] / ours['seconds']:.1f}%) | "
-                f"{ours['peak_rss_mib']:.0f} / {naive['peak_rss_mib']:.0f} MiB |"
+                f"| {n:,} | {database} | {_fmt_s(one)} | {_fmt_s(many)} | {_fmt_s(naive_total)}{scaled} | "
+                f"{_fmt_s(floor['seconds'])} | {naive_total / one:.0f}× / {naive_total / many:.0f}× | "
+                f"{one / floor['seconds']:.1f}× / {many / floor['seconds']:.1f}× | {_fmt_s(ours['noop_seconds'])} "
+                f"({100 * ours['noop_seconds'] / one:.1f}%) | "
+                f"{ours['peak_tree_rss_mib']:.0f} / {spread['peak_tree_rss_mib']:.0f} / "
+                f"{naive['peak_tree_rss_mib']:.0f} MiB |"
             )
             print(rows[-1], flush=True)
     dags = []

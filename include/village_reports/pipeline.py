@@ -258,7 +258,8 @@ def compute_year_totals(year: int) -> dict[str, TownshipTotal]:
     engine = warehouse.get_engine()
     with engine.begin() as connection:
         warehouse.replace_total_sources(connection, year, [vars(rule) for rule in totals.source_rules()])
-        township = totals.totals_from_aggregates(totals.Aggregates(**warehouse.total_aggregates(connection, year)))
+        aggregates = warehouse.total_aggregates(connection, year, totals.counted_indicators())
+        township = totals.totals_from_aggregates(totals.Aggregates(**aggregates))
         warehouse.insert_totals(connection, year, [vars(total) for total in township.values()])
     return township
 

@@ -318,6 +318,8 @@ def cell_ref(row: int, col: int) -> str:
 def _text(value: Any) -> str:
     if value is None:
         return ""
+    if type(value) is str:  # the common case, checked first: this runs for every cell
+        return value.strip()
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value).strip()

@@ -51,6 +51,12 @@ def source_rules(catalogue: Catalogue | None = None) -> list[SourceRule]:
     return rules
 
 
+def counted_indicators(catalogue: Catalogue | None = None) -> list[str]:
+    """Indicators whose reporting units a ``count_units`` total needs to know."""
+    catalogue = catalogue or load_catalogue()
+    return sorted({ind.of for ind in catalogue.indicators if ind.aggregation == "count_units" and ind.of})
+
+
 @dataclass(frozen=True)
 class Contribution:
     """One unit's cell behind a total."""
@@ -84,7 +90,7 @@ class Aggregates:
     sums: dict[tuple[str, str], tuple[int, float]] = field(default_factory=dict)
     # total -> units contributing to every one of its sources (a ratio's both parts)
     units_in_all_sources: dict[str, int] = field(default_factory=dict)
-    # indicator -> units that reported a value for it
+    # indicator -> units that reported a value for it (at least the counted_indicators)
     reported: dict[str, int] = field(default_factory=dict)
 
 

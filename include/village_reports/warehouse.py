@@ -339,9 +339,11 @@ def replace_total_sources(connection: Connection, year: int, rules: Sequence[dic
         run_sql(connection, "dml/insert_total_source", [{**rule, "year": year} for rule in rules])
 
 
-def total_aggregates(connection: Connection, year: int) -> dict[str, dict[Any, Any]]:
-    """A few numbers per total from its provenance rows (see ``totals.Aggregates``)."""
+def total_aggregates(connection: Connection, year: int, counted: Sequence[str]) -> dict[str, dict[Any, Any]]:
+    """A few numbers per total from its provenance rows (see ``totals.Aggregates``), and
+    how many units report each of the ``counted`` indicators."""
     params = {"year": year}
+    reported = sql("dml/select_reported_counts")[0].bindparams(bindparam("indicator_codes", expanding=True))
     sums = {
         (r.total_code, r.source_code): (int(r.units), float(r.value_sum))
         for r in connection.execute(sql("dml/select_total_source_sums")[0], params)
@@ -356,7 +358,8 @@ def total_aggregates(connection: Connection, year: int) -> dict[str, dict[Any, A
             r.total_code: int(r.units) for r in by_sources if r.sources == sources_needed[r.total_code]
         },
         "reported": {
-            r.indicator_code: int(r.units) for r in connection.execute(sql("dml/select_reported_counts")[0], params)
+            r.indicator_code: int(r.units)
+            for r in (connection.execute(reported, {**params, "indicator_codes": list(counted)}) if counted else ())
         },
     }
 
