@@ -70,14 +70,17 @@ def _label(arrivals: Sequence[dict[str, Any]]) -> str:
 
 UNBATCHED_UP_TO = 100  # files: a township's run shows one mapped task per village
 MAX_BATCHES = 16  # beyond that: each GX run and each transaction costs ~0.2 s, so fewer, bigger batches
+MAX_BATCH_FILES = 1_500  # ~160,000 figures, ~360 MiB in a task: what bounds memory, whatever the night's N
 
 
 def plan_batches(arrivals: Sequence[dict[str, Any]], batch_size: int | None = None) -> list[Batch]:
     """Group arrivals into batches. By default one file per batch up to UNBATCHED_UP_TO
     files, so a township's UI shows each village's name; beyond that, MAX_BATCHES batches
-    (a county's 24,000 files map to 16 tasks per step, not 24,000)."""
+    (a province's 24,000 files map to 16 tasks per step, not 24,000), but never more than
+    MAX_BATCH_FILES files in one (the country's 490,000 map to 327)."""
     if batch_size is None:
-        batch_size = 1 if len(arrivals) <= UNBATCHED_UP_TO else math.ceil(len(arrivals) / MAX_BATCHES)
+        even = math.ceil(len(arrivals) / MAX_BATCHES)
+        batch_size = 1 if len(arrivals) <= UNBATCHED_UP_TO else min(even, MAX_BATCH_FILES)
     ordered = sorted(arrivals, key=lambda a: (a["year"], a["file_name"]))
     chunks = [ordered[i : i + batch_size] for i in range(0, len(ordered), max(batch_size, 1))]
     return [{"label": _label(chunk), "arrivals": chunk} for chunk in chunks]

@@ -40,6 +40,15 @@ def test_batch_size_groups_files() -> None:
     assert batches[0]["label"].startswith("3 files")
 
 
+@pytest.mark.parametrize(
+    ("files", "batches", "largest"), [(18, 18, 1), (1_000, 16, 63), (24_000, 16, 1_500), (490_000, 327, 1_500)]
+)
+def test_batches_stay_few_and_bounded_in_size(files: int, batches: int, largest: int) -> None:
+    planned = plan_batches([_arrival(f"U{i:06d}.xlsx") for i in range(files)])
+    assert len(planned) == batches and max(len(b["arrivals"]) for b in planned) == largest
+    assert sum(len(b["arrivals"]) for b in planned) == files
+
+
 def test_summarise_loads_counts_statuses_and_skips_failed_batches() -> None:
     loaded = [[{"status": "accepted", "year": 2021}], None, [{"status": "rejected", "year": 2020}]]
     assert summarise_loads(loaded) == {"files": 2, "statuses": {"accepted": 1, "rejected": 1}, "years": [2020, 2021]}
