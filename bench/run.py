@@ -320,6 +320,43 @@ def profile(n: int, database: str, out: Path) -> None:
     print(profiler.output_text(unicode=True))
 
 
+def stages(n: int, database: str) -> None:
+    """Seconds per stage of 'ours' in one process, and the township outputs after it."""
+    folder = make_corpus(n)
+    work = CORPUS / "work" / f"stages-{n}-{database}"
+    shutil.rmtree(work, ignore_errors=True)
+    (work / "data").mkdir(parents=True)
+    url, drop = _database(database, work)
+    _environment(folder, url, work)
+    from village_reports import pipeline
+
+    seconds: dict[str, float] = {}
+
+    def timed(stage: str, step, *args):  # type: ignore[no-untyped-def]
+        start = time.perf_counter()
+        value = step(*args)
+        seconds[stage] = seconds.get(stage, 0.0) + time.perf_counter() - start
+        return value
+
+    try:
+        timed("prepare", pipeline.prepare_warehouse)
+        arrivals = timed("discover and archive", pipeline.discover_and_archive)
+        peers = timed("peer sample", pipeline.peer_sample, arrivals)
+        for batch in pipeline.plan_batches(arrivals):
+            read = timed("read", pipeline.read_batch, batch)
+            checked = timed("validate", pipeline.validate_batch, read, peers)
+            timed("load", pipeline.load_batch, checked, False)
+        timed("totals", pipeline.compute_year_totals, YEAR)
+        timed("township outputs", pipeline.report_year, YEAR, work / "output")
+    finally:
+        drop()
+        shutil.rmtree(work, ignore_errors=True)
+    print("| stage | s | ms/file |\n|---|---:|---:|")
+    for stage, value in seconds.items():
+        print(f"| {stage} | {value:.1f} | {1000 * value / n:.2f} |")
+    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+
+
 def _fmt_s(seconds: float) -> str:
     return f"{seconds:.2f} s" if seconds < 100 else f"{seconds / 60:.1f} min"
 
@@ -332,12 +369,16 @@ def main() -> None:
     parser.add_argument("--dags-test-sizes", default="18,1000")
     parser.add_argument("--out", type=Path, help="write the Markdown table here")
     parser.add_argument("--profile", type=Path, help="profile 'ours' at the first size with pyinstrument, to here")
+    parser.add_argument("--stages", action="store_true", help="time each stage of 'ours' at the first size")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     databases = args.databases.split(",")
     if args.profile:
         profile(sizes[0], databases[0], args.profile)
+        return
+    if args.stages:
+        stages(sizes[0], databases[0])
         return
     if args.child:
         child(args.child, sizes[0], databases[0], args.naive_limit)
