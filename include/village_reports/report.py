@@ -90,9 +90,12 @@ INLINE_SOURCES = 40  # units: beyond this the report points to SOURCES_FILE inst
 
 def write_sources_csv(path: Path, sources: Iterable[Mapping[str, Any]]) -> dict[str, str]:
     """Every cell behind every total, streamed to CSV; returns, per total, the provenance
-    text for the report (the cells themselves, or a pointer when there are too many)."""
+    text for the report (the cells themselves, or a pointer when there are too many).
+    ``sources`` come grouped by total and ordered by unit, so units are counted as they
+    change, never held."""
     listed: dict[str, list[str]] = {}
-    units: dict[str, set[str]] = {}
+    units: dict[str, int] = {}
+    last: tuple[str, str] | None = None
     with path.open("w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["indicator_code", "unit_code", "unit_name", "source_code", "value", "sheet", "cell"])
@@ -100,15 +103,14 @@ def write_sources_csv(path: Path, sources: Iterable[Mapping[str, Any]]) -> dict[
             code = row["indicator_code"]
             name = row["unit_name"] or row["unit_code"]
             writer.writerow([code, row["unit_code"], name, row["source_code"], row["value"], row["sheet"], row["cell"]])
-            seen = units.setdefault(code, set())
-            seen.add(row["unit_code"])
-            if len(seen) <= INLINE_SOURCES:
+            if (code, row["unit_code"]) != last:
+                units[code] = units.get(code, 0) + 1
+                last = (code, row["unit_code"])
+            if units[code] <= INLINE_SOURCES:
                 listed.setdefault(code, []).append(f"{name} {row['sheet']}!{row['cell']}")
     return {
-        code: "；".join(listed[code])
-        if len(seen) <= INLINE_SOURCES
-        else f"{len(seen)}个单位的单元格，见 {SOURCES_FILE}"
-        for code, seen in units.items()
+        code: "；".join(listed[code]) if count <= INLINE_SOURCES else f"{count}个单位的单元格，见 {SOURCES_FILE}"
+        for code, count in units.items()
     }
 
 
