@@ -115,25 +115,37 @@ def _ingest(job: tuple[dict, dict]) -> int:
     return len(pipeline.load_batch(pipeline.validate_batch(pipeline.read_batch(batch), peers), feedback=False))
 
 
-def run_ours(folder: Path, db_url: str, work: Path, workers: int = 1) -> dict:
+def run_ours(folder: Path, db_url: str, work: Path, workers: int = 1, timings: dict | None = None) -> dict:
     """The pipeline's steps as the DAG runs them; with ``workers`` > 1 the batches run in
-    that many fresh processes at once, as Airflow runs mapped tasks on a LocalExecutor."""
+    that many fresh processes at once, as Airflow runs mapped tasks on a LocalExecutor.
+    ``timings``, with one worker: filled with the seconds each stage took."""
     _environment(folder, db_url, work)
     import multiprocessing
 
     from village_reports import pipeline
 
+    def timed(stage: str, step, *args):  # type: ignore[no-untyped-def]
+        begun = time.perf_counter()
+        value = step(*args)
+        if timings is not None:
+            timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - begun
+        return value
+
     start = time.perf_counter()
-    pipeline.prepare_warehouse()
-    arrivals = pipeline.discover_and_archive()
-    peers = pipeline.peer_sample(arrivals)
-    jobs = [(batch, peers) for batch in pipeline.plan_batches(arrivals)]
+    timed("prepare", pipeline.prepare_warehouse)
+    arrivals = timed("discover and archive", pipeline.discover_and_archive)
+    peers = timed("peer sample", pipeline.peer_sample, arrivals)
+    batches = pipeline.plan_batches(arrivals)
     if workers == 1:
-        files = sum(map(_ingest, jobs))
+        files = 0
+        for batch in batches:
+            read = timed("read", pipeline.read_batch, batch)
+            checked = timed("validate", pipeline.validate_batch, read, peers)
+            files += len(timed("load", pipeline.load_batch, checked, False))
     else:
-        with multiprocessing.get_context("spawn").Pool(workers, maxtasksperchild=None) as pool:
-            files = sum(pool.imap_unordered(_ingest, jobs))
-    pipeline.compute_year_totals(YEAR)
+        with multiprocessing.get_context("spawn").Pool(workers) as pool:
+            files = sum(pool.imap_unordered(_ingest, [(batch, peers) for batch in batches]))
+    timed("totals", pipeline.compute_year_totals, YEAR)
     full = time.perf_counter() - start
     start = time.perf_counter()
     pipeline.prepare_warehouse()
@@ -327,27 +339,14 @@ def stages(n: int, database: str) -> None:
     shutil.rmtree(work, ignore_errors=True)
     (work / "data").mkdir(parents=True)
     url, drop = _database(database, work)
-    _environment(folder, url, work)
-    from village_reports import pipeline
-
     seconds: dict[str, float] = {}
-
-    def timed(stage: str, step, *args):  # type: ignore[no-untyped-def]
-        start = time.perf_counter()
-        value = step(*args)
-        seconds[stage] = seconds.get(stage, 0.0) + time.perf_counter() - start
-        return value
-
     try:
-        timed("prepare", pipeline.prepare_warehouse)
-        arrivals = timed("discover and archive", pipeline.discover_and_archive)
-        peers = timed("peer sample", pipeline.peer_sample, arrivals)
-        for batch in pipeline.plan_batches(arrivals):
-            read = timed("read", pipeline.read_batch, batch)
-            checked = timed("validate", pipeline.validate_batch, read, peers)
-            timed("load", pipeline.load_batch, checked, False)
-        timed("totals", pipeline.compute_year_totals, YEAR)
-        timed("township outputs", pipeline.report_year, YEAR, work / "output")
+        run_ours(folder, url, work, timings=seconds)
+        from village_reports import pipeline
+
+        start = time.perf_counter()
+        pipeline.report_year(YEAR, work / "output")
+        seconds["township outputs"] = time.perf_counter() - start
     finally:
         drop()
         shutil.rmtree(work, ignore_errors=True)

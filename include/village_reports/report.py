@@ -199,16 +199,7 @@ def write_totals_xlsx(
     widths(status, "ABCDEF", (10, 24, 10, 18, 18, 40))
     status.append(heading_row(status, ["单位代码", "单位名称", "报送情况", "首次收到", "截止时间", "最新文件"]))
     for row in timeliness:
-        status.append(
-            [
-                row["unit_code"],
-                row["unit_name"],
-                TIMELINESS_TEXT[row["timeliness"]],
-                _local(row["first_received"]),
-                _local(row["deadline"]),
-                row["latest_file"] or "",
-            ]
-        )
+        status.append(_status_cells(row))
     wb.save(path)
     return path
 
@@ -253,22 +244,25 @@ def _local(iso_utc: str | None) -> str:
     return datetime.fromisoformat(iso_utc).astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
 
 
+def _status_cells(row: Mapping[str, Any]) -> list[str]:
+    """One unit's 报送情况 as a clerk reads it: code, name, status, first received, deadline, latest file."""
+    return [
+        row["unit_code"],
+        row["unit_name"],
+        TIMELINESS_TEXT[row["timeliness"]],
+        _local(row["first_received"]),
+        _local(row["deadline"]),
+        row["latest_file"] or "",
+    ]
+
+
 def write_status_csv(path: Path, timeliness: Sequence[Mapping[str, Any]]) -> Path:
     with path.open("w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["unit_code", "unit_name", "timeliness", "状态", "first_received", "deadline", "latest_file"])
         for row in timeliness:
-            writer.writerow(
-                [
-                    row["unit_code"],
-                    row["unit_name"],
-                    row["timeliness"],
-                    TIMELINESS_TEXT[row["timeliness"]],
-                    _local(row["first_received"]),
-                    _local(row["deadline"]),
-                    row["latest_file"] or "",
-                ]
-            )
+            cells = _status_cells(row)
+            writer.writerow([*cells[:2], row["timeliness"], *cells[2:]])
     return path
 
 

@@ -55,6 +55,37 @@ def project(request, tmp_path: Path, monkeypatch) -> Iterator[Path]:
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 
 
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def airflow_env(tmp_path: Path, work: Path, **settings: str) -> dict[str, str]:
+    """The environment for Airflow's commands on this project: a fresh AIRFLOW_HOME, the
+    project's DAGs, and the pipeline's data, outputs and SQLite warehouse under ``work``;
+    ``settings`` add to it or override it."""
+    return {
+        **os.environ,
+        "AIRFLOW_HOME": str(tmp_path / "airflow"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "VILLAGE_REPORTS_DATA_DIR": str(work / "data"),
+        "VILLAGE_REPORTS_OUTPUT_DIR": str(work / "output"),
+        "AIRFLOW_CONN_VILLAGE_WAREHOUSE": f"sqlite:///{work / 'data' / 'warehouse.sqlite'}",
+        **settings,
+    }
+
+
+def scheduler_settings(port: int, secret: str) -> dict[str, str]:
+    """What a scheduler, a DAG processor and their workers need to reach one api-server
+    (Airflow 3 tasks report to its Execution API), tuned for a test's short runs."""
+    return {
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API_AUTH__JWT_SECRET": secret,
+        "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+    }
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -3,30 +3,19 @@
 from __future__ import annotations
 
 import csv
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from village_reports.samples import write_samples
 
-ROOT = Path(__file__).resolve().parents[2]
-AIRFLOW = str(Path(sys.executable).with_name("airflow"))
+from .conftest import AIRFLOW, airflow_env
 
 
 @pytest.mark.slow
 def test_dags_test_runs_ingest_then_report(tmp_path: Path) -> None:
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(tmp_path / "airflow"),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "VILLAGE_REPORTS_DATA_DIR": str(tmp_path / "data"),
-        "VILLAGE_REPORTS_OUTPUT_DIR": str(tmp_path / "output"),
-        "AIRFLOW_CONN_VILLAGE_WAREHOUSE": f"sqlite:///{tmp_path / 'data' / 'warehouse.sqlite'}",
-    }
+    env = airflow_env(tmp_path, tmp_path)
     write_samples(tmp_path / "data" / "inbox", [2021])
     subprocess.run([AIRFLOW, "db", "migrate"], env=env, check=True, capture_output=True, timeout=300)
     for dag_id in ("village_reports", "township_report"):

@@ -5,7 +5,6 @@ metadata DB), gives the same warehouse and outputs as a fresh nightly run."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import time
@@ -18,9 +17,8 @@ from sqlalchemy import create_engine, text
 from village_reports import pipeline
 from village_reports.samples import write_samples
 
-from .conftest import AIRFLOW, airflow_processes, free_port
+from .conftest import AIRFLOW, airflow_env, airflow_processes, free_port, scheduler_settings
 
-ROOT = Path(__file__).resolve().parents[2]
 DAG_ID = "village_reports_annual"
 # Columns that say *when* something happened differ between two runs by design.
 COMPARED = {
@@ -57,24 +55,15 @@ def _airflow(env: dict[str, str], *args: str, timeout: int = 120) -> str:
 @pytest.fixture
 def airflow_services(tmp_path: Path) -> Iterator[dict[str, str]]:
     port = free_port()
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(tmp_path / "airflow"),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-        "AIRFLOW__CORE__PARALLELISM": "4",
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
-        "AIRFLOW__API__PORT": str(port),
-        "AIRFLOW__API_AUTH__JWT_SECRET": "backfill-test-secret",
-        "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
-        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+    env = airflow_env(
+        tmp_path,
+        tmp_path / "backfill",
+        AIRFLOW__CORE__EXECUTOR="LocalExecutor",
+        AIRFLOW__CORE__PARALLELISM="4",
+        **scheduler_settings(port, "backfill-test-secret"),
         # batches of ten files: fewer task start-ups, same result (batching is a setting)
-        "VILLAGE_REPORTS_BATCH_SIZE": "10",
-        "VILLAGE_REPORTS_DATA_DIR": str(tmp_path / "backfill" / "data"),
-        "VILLAGE_REPORTS_OUTPUT_DIR": str(tmp_path / "backfill" / "output"),
-        "AIRFLOW_CONN_VILLAGE_WAREHOUSE": f"sqlite:///{tmp_path / 'backfill' / 'data' / 'warehouse.sqlite'}",
-    }
+        VILLAGE_REPORTS_BATCH_SIZE="10",
+    )
     _airflow(env, "db", "migrate", timeout=300)
     commands = {
         "api-server": ["api-server", "--port", str(port)],

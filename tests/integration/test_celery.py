@@ -17,9 +17,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from ..conftest import IN_CI
-from .conftest import AIRFLOW, airflow_processes, free_port
+from .conftest import AIRFLOW, ROOT, airflow_env, airflow_processes, free_port, scheduler_settings
 
-ROOT = Path(__file__).resolve().parents[2]
 PG = os.environ.get("VILLAGE_REPORTS_TEST_PG", "postgresql+psycopg://root@127.0.0.1:5432/postgres")
 N = 1000
 COMPARED = {
@@ -64,27 +63,19 @@ def celery_stack(tmp_path: Path) -> Iterator[dict]:
     bench.CORPUS = tmp_path / "corpus"
     corpus = bench.make_corpus(N)
     port = free_port()
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(tmp_path / "airflow"),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
-        "AIRFLOW__CORE__HOSTNAME_CALLABLE": "worker_identity.hostname",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://root@127.0.0.1:5432/{meta_db}",
-        "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:6379/{7 + os.getpid() % 8}",
-        "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql://root@127.0.0.1:5432/{meta_db}",
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
-        "AIRFLOW__API_AUTH__JWT_SECRET": "celery-test-secret",
-        "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
-        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-        "VILLAGE_REPORTS_ROSTER": str(corpus / "roster.yaml"),
-        "VILLAGE_REPORTS_INBOX": str(corpus / "inbox"),
-        "VILLAGE_REPORTS_DATA_DIR": str(tmp_path / "celery" / "data"),
-        "VILLAGE_REPORTS_OUTPUT_DIR": str(tmp_path / "celery" / "output"),
-        "AIRFLOW_CONN_VILLAGE_WAREHOUSE": f"sqlite:///{tmp_path / 'celery' / 'warehouse.sqlite'}",
-    }
+    env = airflow_env(
+        tmp_path,
+        tmp_path / "celery",
+        AIRFLOW__CORE__PLUGINS_FOLDER=str(ROOT / "plugins"),
+        AIRFLOW__CORE__EXECUTOR="CeleryExecutor",
+        AIRFLOW__CORE__HOSTNAME_CALLABLE="worker_identity.hostname",
+        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"postgresql+psycopg2://root@127.0.0.1:5432/{meta_db}",
+        AIRFLOW__CELERY__BROKER_URL=f"redis://127.0.0.1:6379/{7 + os.getpid() % 8}",
+        AIRFLOW__CELERY__RESULT_BACKEND=f"db+postgresql://root@127.0.0.1:5432/{meta_db}",
+        **scheduler_settings(port, "celery-test-secret"),
+        VILLAGE_REPORTS_ROSTER=str(corpus / "roster.yaml"),
+        VILLAGE_REPORTS_INBOX=str(corpus / "inbox"),
+    )
     subprocess.run([AIRFLOW, "db", "migrate"], env=env, check=True, capture_output=True, timeout=300)
     commands = {
         "api-server": ["api-server", "--port", str(port)],
