@@ -41,9 +41,11 @@ run: install
 	@echo "blank templates:     $(OUTPUT)/templates/<year>/"
 	@echo "sample submissions:  $(INBOX)/<year>/   archive: data/archive/   warehouse: data/warehouse.sqlite"
 
-# Benchmarks, not tests: 18, 1,000 and 24,000 synthetic submissions, ours against the naive
-# pipeline and the calamine read floor, on SQLite and PostgreSQL (about half an hour).
-# The table is printed and written to output/benchmarks.md; docs/benchmarks.md records it.
+# Benchmarks, not tests: 18, 1,000 and 24,000 synthetic submissions. The DAGs as Airflow
+# runs them (airflow dags test, and a scheduler with LocalExecutor), against the naive
+# pipeline and the calamine read floor on the same files, on SQLite and PostgreSQL (about
+# forty minutes). The table is printed and written to output/benchmarks.md;
+# docs/benchmarks.md records it.
 BENCH_SIZES ?= 18,1000,24000
 bench: install
 	mkdir -p $(OUTPUT)

@@ -1,15 +1,24 @@
-"""make bench: the pipeline against the naive pipeline and the calamine read floor.
+"""make bench: the nightly DAGs as Airflow runs them, against the naive pipeline and the
+calamine read floor, on the same files in the same run.
 
 Generates N synthetic submissions from the template (cached under bench/corpus/, which
-git ignores), then measures, each in a fresh process so that peak RSS is its own:
+git ignores), then measures, each in a fresh process:
 
-  ours   discover, archive, read, validate (GX once per batch), load, totals
-  naive  pandas.read_excel with openpyxl per file, one GX run per file, DataFrame.to_sql
-         per file, totals with pandas (measured on --naive-limit files, then scaled)
-  floor  python-calamine reading every file, nothing else
-  noop   a second nightly run over the same inbox: nothing new
+  dags_test   `airflow dags test village_reports`, then `airflow dags test township_report`
+              (one process, SQLite metadata DB), with every output they write: archive,
+              warehouse, 回执, validation report, township outputs; then a second
+              `dags test village_reports` over the same inbox (nothing new)
+  scheduler   api-server, scheduler and dag-processor with LocalExecutor and parallelism 2
+              (PostgreSQL metadata DB): the nightly run from unpausing village_reports to
+              the end of the township_report run its asset event starts; then a no-op
+              night (a triggered run with nothing new, which starts no township_report)
+  naive       pandas.read_excel with openpyxl per file, one GX run per file, DataFrame.to_sql
+              per file, totals with pandas (measured on --naive-limit files, then scaled)
+  floor       python-calamine reading every file, nothing else
 
-and writes a Markdown table. Usage: python bench/run.py --sizes 18,1000 --databases sqlite
+Peak RSS is sampled per process (every 0.1 s) and attributed to the task each process
+runs. `--stages` times the library functions per stage (a breakdown, not the product's
+figure). Usage: python bench/run.py --sizes 18,1000 --databases sqlite
 """
 
 from __future__ import annotations
@@ -17,11 +26,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import platform
 import re
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -55,8 +66,19 @@ def make_corpus(n: int) -> Path:
     roster = ["township: {code: BT0000, name: 基准镇本级, kind: 镇本级}", "units:"]
     roster += [f"  - {{code: {unit_code(i)}, name: 基准{i:06d}村, kind: 村}}" for i in range(1, n + 1)]
     (folder / "roster.yaml").write_text("\n".join(roster) + "\n", encoding="utf-8")
-    os.environ["VILLAGE_REPORTS_ROSTER"] = str(folder / "roster.yaml")
+    previous = os.environ.get("VILLAGE_REPORTS_ROSTER")
+    os.environ["VILLAGE_REPORTS_ROSTER"] = str(folder / "roster.yaml")  # the template names the bench's units
+    try:
+        _write_corpus(n, inbox)
+    finally:  # a test that builds a corpus must not leave its roster to the tests after it
+        if previous is None:
+            os.environ.pop("VILLAGE_REPORTS_ROSTER", None)
+        else:
+            os.environ["VILLAGE_REPORTS_ROSTER"] = previous
+    return folder
 
+
+def _write_corpus(n: int, inbox: Path) -> None:
     from village_reports.roster import ROSTER_FILE, Unit, load_roster
     from village_reports.samples import sample_values
     from village_reports.template import build_workbook
@@ -89,7 +111,6 @@ def make_corpus(n: int) -> Path:
         with zipfile.ZipFile(inbox / f"{code}_{name}_{YEAR}.xlsx", "w", zipfile.ZIP_DEFLATED) as out:
             for part, data in parts.items():
                 out.writestr(part, data)
-    return folder
 
 
 # ---- the three ways, each run in its own process ---------------------------------------------------
@@ -107,21 +128,26 @@ def _environment(folder: Path, db_url: str, work: Path) -> None:
     )
 
 
-def _ingest(job: tuple[dict, dict]) -> int:
-    """One batch through read, validate and load: the work of one mapped task of each."""
-    from village_reports import pipeline
+class _LoadTimes(logging.Handler):
+    """The two figures load_files logs per batch: seconds to load, seconds for the 回执."""
 
-    batch, peers = job
-    return len(pipeline.load_batch(pipeline.validate_batch(pipeline.read_batch(batch), peers), feedback=False))
+    PATTERN = re.compile(r"^(loaded|wrote|kept) \d+ (?:file\(s\)|回执|sheet\(s\) for the 回执) in ([0-9.]+) s$")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seconds = {"loaded": 0.0, "wrote": 0.0, "kept": 0.0}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        match = self.PATTERN.match(record.getMessage())
+        if match:
+            self.seconds[match[1]] += float(match[2])
 
 
-def run_ours(folder: Path, db_url: str, work: Path, workers: int = 1, timings: dict | None = None) -> dict:
-    """The pipeline's steps as the DAG runs them; with ``workers`` > 1 the batches run in
-    that many fresh processes at once, as Airflow runs mapped tasks on a LocalExecutor.
-    ``timings``, with one worker: filled with the seconds each stage took."""
+def run_ours(folder: Path, db_url: str, work: Path, timings: dict | None = None) -> dict:
+    """The library functions the DAGs' tasks call, one after another in this process:
+    a breakdown of the product's run, not its figure. ``timings`` is filled with the
+    seconds each stage took."""
     _environment(folder, db_url, work)
-    import multiprocessing
-
     from village_reports import pipeline
 
     def timed(stage: str, step, *args):  # type: ignore[no-untyped-def]
@@ -131,28 +157,26 @@ def run_ours(folder: Path, db_url: str, work: Path, workers: int = 1, timings: d
             timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - begun
         return value
 
+    loads = _LoadTimes()
+    logging.getLogger("village_reports.pipeline").addHandler(loads)
+    logging.getLogger("village_reports.pipeline").setLevel(logging.INFO)
     start = time.perf_counter()
     timed("prepare", pipeline.prepare_warehouse)
-    arrivals = timed("discover and archive", pipeline.discover_and_archive)
-    peers = timed("peer sample", pipeline.peer_sample, arrivals)
-    batches = pipeline.plan_batches(arrivals)
-    if workers == 1:
-        files = 0
-        for batch in batches:
-            read = timed("read", pipeline.read_batch, batch)
-            checked = timed("validate", pipeline.validate_batch, read, peers)
-            files += len(timed("load", pipeline.load_batch, checked, False))
-    else:
-        with multiprocessing.get_context("spawn").Pool(workers) as pool:
-            files = sum(pool.imap_unordered(_ingest, [(batch, peers) for batch in batches]))
+    run = timed("discover and archive", pipeline.discover_and_archive)
+    files = 0
+    for batch in timed("plan (batches, peer sample)", pipeline.plan_batches, run):
+        read = timed("read", pipeline.read_batch, batch)
+        checked = timed("validate", pipeline.validate_batch, read)
+        files += len(timed("load and 回执", pipeline.load_files, checked))
+    timed("publish", pipeline.finish_run, [], run["run"])
+    if timings is not None:
+        timings["read"] -= loads.seconds["kept"]
+        timings["load and 回执"] -= loads.seconds["wrote"]
+        timings["回执 (kept at read, written at load)"] = loads.seconds["wrote"] + loads.seconds["kept"]
     timed("totals", pipeline.compute_year_totals, YEAR)
     full = time.perf_counter() - start
-    start = time.perf_counter()
-    pipeline.prepare_warehouse()
-    again = pipeline.discover_and_archive()  # the next night: nothing new
-    noop = time.perf_counter() - start
-    assert files == len(arrivals) and not again
-    return {"seconds": full, "noop_seconds": noop, "files": files}
+    assert files == run["files"]
+    return {"seconds": full, "files": files}
 
 
 def run_naive(folder: Path, db_url: str, work: Path, limit: int) -> dict:
@@ -197,8 +221,8 @@ def run_floor(folder: Path) -> dict:
     return {"seconds": time.perf_counter() - start, "files": len(paths)}
 
 
-def run_dags_test(folder: Path, work: Path) -> dict:
-    env = {
+def _airflow_env(folder: Path, db_url: str, work: Path, **settings: str) -> dict[str, str]:
+    return {
         **os.environ,
         "AIRFLOW_HOME": str(work / "airflow"),
         "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
@@ -207,16 +231,192 @@ def run_dags_test(folder: Path, work: Path) -> dict:
         "VILLAGE_REPORTS_INBOX": str(folder / "inbox"),
         "VILLAGE_REPORTS_DATA_DIR": str(work / "data"),
         "VILLAGE_REPORTS_OUTPUT_DIR": str(work / "output"),
-        "AIRFLOW_CONN_VILLAGE_WAREHOUSE": f"sqlite:///{work / 'data' / 'warehouse.sqlite'}",
+        "AIRFLOW_CONN_VILLAGE_WAREHOUSE": db_url,
+        **settings,
     }
-    airflow = str(Path(sys.executable).with_name("airflow"))
-    subprocess.run([airflow, "db", "migrate"], env=env, check=True, capture_output=True)
+
+
+AIRFLOW = str(Path(sys.executable).with_name("airflow"))
+REPORT_TASKS = ("changed_years", "report_year")  # township_report's; the rest are the ingest's
+_LOGGED = re.compile(r"(loaded|wrote|kept) \d+ (?:file\(s\)|回执|sheet\(s\) for the 回执) in ([0-9.]+) s")
+
+
+def _logged_seconds(text: str) -> dict[str, float]:
+    """The 回执's share of a run, from what its tasks log: sheets kept at read, 回执
+    written at load; and the loads' own seconds."""
+    seconds = {"loaded": 0.0, "wrote": 0.0, "kept": 0.0}
+    for kind, value in _LOGGED.findall(text):
+        seconds[kind] += float(value)
+    return seconds
+
+
+def _dags_test(env: dict[str, str], dag_id: str, log: Path) -> float:
     start = time.perf_counter()
-    run = subprocess.run([airflow, "dags", "test", "village_reports"], env=env, capture_output=True, text=True)
+    with log.open("a") as out:
+        run = subprocess.run([AIRFLOW, "dags", "test", dag_id], env=env, stdout=out, stderr=subprocess.STDOUT)
     seconds = time.perf_counter() - start
-    if run.returncode != 0 or "state=success" not in run.stdout + run.stderr:
-        raise RuntimeError(run.stderr[-2000:])
-    return {"seconds": seconds}
+    marker = f"DagRun Finished: dag_id={dag_id},"
+    finished = [line for line in log.read_text(errors="replace").splitlines() if marker in line]
+    if run.returncode != 0 or not finished or "state=success" not in finished[-1]:
+        raise RuntimeError(f"airflow dags test {dag_id} failed: see {log}")
+    return seconds
+
+
+def run_dags_test(folder: Path, db_url: str, work: Path) -> dict:
+    """Both DAGs under `airflow dags test` (one process each, as make run does)."""
+    env = _airflow_env(folder, db_url, work)
+    subprocess.run([AIRFLOW, "db", "migrate"], env=env, check=True, capture_output=True)
+    sampler = TreeRss()
+    logs = work / "dags-test.log"
+    ingest = _dags_test(env, "village_reports", logs)
+    receipts = _logged_seconds(logs.read_text(errors="replace"))
+    report = _dags_test(env, "township_report", logs)
+    sampler.stop()
+    noop = _dags_test(env, "village_reports", work / "dags-test-noop.log")
+    shutil.copy(logs, CORPUS / "work" / f"last-dags-test-{Path(work).name}.log")
+    return {
+        "seconds": ingest + report,
+        "ingest_seconds": ingest,
+        "report_seconds": report,
+        "receipt_seconds": receipts["wrote"] + receipts["kept"],
+        "load_seconds": receipts["loaded"],
+        "noop_seconds": noop,
+        "peak_task_rss_mib": max(peak for peak, _ in sampler.processes.values()) / 1024**2,
+        "peak_task": "airflow dags test (every task in one process)",
+    }
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def run_scheduler(folder: Path, db_url: str, work: Path, parallelism: int = WORKERS) -> dict:
+    """The nightly run as a deployment runs it: scheduler, dag-processor and api-server,
+    LocalExecutor with ``parallelism`` task processes, PostgreSQL metadata DB."""
+    from sqlalchemy import create_engine, text
+
+    meta_url, drop = _postgres_database("bench_meta")
+    port = _free_port()
+    env = _airflow_env(
+        folder,
+        db_url,
+        work,
+        AIRFLOW__CORE__EXECUTOR="LocalExecutor",
+        AIRFLOW__CORE__PARALLELISM=str(parallelism),
+        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=meta_url.replace("+psycopg", "+psycopg2"),
+        AIRFLOW__API__PORT=str(port),
+        AIRFLOW__API__BASE_URL=f"http://127.0.0.1:{port}",
+        AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"http://127.0.0.1:{port}/execution/",
+        AIRFLOW__API_AUTH__JWT_SECRET="bench-secret",
+        AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC="1",
+        AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="5",
+    )
+    meta = create_engine(meta_url)
+    logs = work / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    processes = []
+    try:
+        subprocess.run([AIRFLOW, "db", "migrate"], env=env, check=True, capture_output=True)
+        for name, command in {
+            "api-server": ["api-server", "--port", str(port)],
+            "scheduler": ["scheduler"],
+            "dag-processor": ["dag-processor"],
+        }.items():
+            processes.append(
+                subprocess.Popen(
+                    [AIRFLOW, *command],
+                    env=env,
+                    stdout=(logs / f"{name}.log").open("w"),
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
+
+        def query(sql: str, **params: object) -> list:
+            with meta.connect() as connection:
+                return list(connection.execute(text(sql), params))
+
+        def wait(what: str, predicate, timeout: float = 7200):  # type: ignore[no-untyped-def]
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                value = predicate()
+                if value:
+                    return value
+                time.sleep(0.5)
+            raise RuntimeError(f"timed out waiting for {what}; logs in {logs}")
+
+        wait("the DAGs to be parsed", lambda: len(query("SELECT dag_id FROM dag WHERE NOT is_stale")) >= 3, 300)
+
+        def finished_run(dag_id: str, after: object = None) -> tuple | None:
+            rows = query(
+                "SELECT run_id, state, start_date, end_date FROM dag_run WHERE dag_id = :dag_id "
+                "AND (CAST(:after AS TIMESTAMPTZ) IS NULL OR start_date > :after) ORDER BY start_date",
+                dag_id=dag_id,
+                after=after,
+            )
+            if any(r.state == "failed" for r in rows):
+                raise RuntimeError(f"{dag_id} failed: logs in {logs}")
+            done = [r for r in rows if r.state == "success"]
+            return done[-1] if done else None
+
+        sampler = TreeRss()
+        for dag_id in ("township_report", "village_reports"):  # unpausing the nightly DAG starts its run
+            subprocess.run([AIRFLOW, "dags", "unpause", dag_id], env=env, check=True, capture_output=True)
+        ingest = wait("the nightly run", lambda: finished_run("village_reports"))
+        report = wait("the township report", lambda: finished_run("township_report"))
+        sampler.stop()
+        subprocess.run([AIRFLOW, "dags", "trigger", "village_reports"], env=env, check=True, capture_output=True)
+        noop = wait("the no-op night", lambda: finished_run("village_reports", ingest.end_date))
+        time.sleep(15)  # time enough for the scheduler to start a township_report, which it must not
+        if (
+            finished_run("township_report", report.end_date)
+            or len(query("SELECT run_id FROM dag_run WHERE dag_id = 'township_report'")) > 1
+        ):
+            raise RuntimeError("a night with nothing new started township_report")
+        instances = query("SELECT id, dag_id, run_id, task_id, map_index, start_date, end_date FROM task_instance")
+        tasks = {str(r.id): f"{r.task_id}[{r.map_index}]" if r.map_index >= 0 else r.task_id for r in instances}
+        task_seconds: dict[str, float] = {}  # the nightly run's, per task, summed over its mapped instances
+        for r in instances:
+            if r.run_id in (ingest.run_id, report.run_id) and r.start_date and r.end_date:
+                task_seconds[r.task_id] = task_seconds.get(r.task_id, 0.0) + (r.end_date - r.start_date).total_seconds()
+        per_task: dict[str, float] = {}
+        for peak, title in sampler.processes.values():
+            match = re.search(r"airflow worker -- ([0-9a-f-]{36})", title)
+            if match and match[1] in tasks:
+                name = tasks[match[1]].split("[")[0]
+                per_task[name] = max(per_task.get(name, 0), peak / 1024**2)
+        receipts = {"loaded": 0.0, "wrote": 0.0, "kept": 0.0}
+        for path in (work / "airflow" / "logs").rglob("*.log"):
+            for kind, value in _logged_seconds(path.read_text(errors="replace")).items():
+                receipts[kind] += value
+        worst = max(per_task, key=per_task.get) if per_task else "?"
+        return {
+            "seconds": (report.end_date - ingest.start_date).total_seconds(),
+            "ingest_seconds": (ingest.end_date - ingest.start_date).total_seconds(),
+            "report_seconds": (report.end_date - report.start_date).total_seconds(),
+            "noop_seconds": (noop.end_date - noop.start_date).total_seconds(),
+            "receipt_seconds": receipts["wrote"] + receipts["kept"],
+            "load_seconds": receipts["loaded"],
+            "peak_task_rss_mib": per_task.get(worst, 0.0),
+            "peak_task": worst,
+            "per_task_rss_mib": per_task,
+            "task_seconds": task_seconds,
+        }
+    finally:
+        for process in processes:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+        meta.dispose()
+        drop()
 
 
 # ---- driver ------------------------------------------------------------------------------------
@@ -225,9 +425,14 @@ def run_dags_test(folder: Path, work: Path) -> dict:
 def _database(kind: str, work: Path) -> tuple[str, callable]:  # type: ignore[valid-type]
     if kind == "sqlite":
         return f"sqlite:///{work / 'data' / 'warehouse.sqlite'}", lambda: None
+    return _postgres_database("bench")
+
+
+def _postgres_database(prefix: str) -> tuple[str, callable]:  # type: ignore[valid-type]
+    """A new PostgreSQL database, and the function that drops it."""
     from sqlalchemy import create_engine, text
 
-    name = f"bench_{os.getpid()}_{int(time.time())}"
+    name = f"{prefix}_{os.getpid()}_{int(time.time())}"
     admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
@@ -260,11 +465,14 @@ def measure(way: str, n: int, database: str, naive_limit: int) -> dict:
 
 
 class TreeRss(threading.Thread):
-    """Peak resident memory of this process and all its children together, sampled."""
+    """Peak resident memory of this process and its children: of the whole tree together
+    (``peak``), and of each process with the title it last had (``processes``), which
+    names the task an Airflow task process runs ("airflow worker -- <task instance id>")."""
 
     def __init__(self, interval: float = 0.1) -> None:
         super().__init__(daemon=True)
         self.interval, self.peak, self._done = interval, 0, threading.Event()
+        self.processes: dict[int, tuple[int, str]] = {}
         self.start()
 
     def run(self) -> None:
@@ -275,12 +483,24 @@ class TreeRss(threading.Thread):
             total = 0
             for process in [me, *me.children(recursive=True)]:
                 with contextlib.suppress(psutil.Error):
-                    total += process.memory_info().rss
+                    rss = process.memory_info().rss
+                    title = " ".join(process.cmdline())
+                    total += rss
+                    peak, _ = self.processes.get(process.pid, (0, ""))
+                    self.processes[process.pid] = (max(peak, rss), title)
             self.peak = max(self.peak, total)
 
     def stop(self) -> None:
         self._done.set()
         self.join()
+
+
+WAYS = {
+    "dags_test": lambda folder, url, work, limit: run_dags_test(folder, url, work),
+    "scheduler": lambda folder, url, work, limit: run_scheduler(folder, url, work),
+    "naive": lambda folder, url, work, limit: run_naive(folder, url, work, limit),
+    "floor": lambda folder, url, work, limit: run_floor(folder),
+}
 
 
 def child(way: str, n: int, database: str, naive_limit: int) -> None:
@@ -291,22 +511,12 @@ def child(way: str, n: int, database: str, naive_limit: int) -> None:
     (work / "data").mkdir(parents=True)
     url, drop = _database(database, work)
     try:
-        if way == "ours":
-            figures = run_ours(folder, url, work)
-        elif way == "ours_workers":
-            figures = run_ours(folder, url, work, workers=WORKERS)
-        elif way == "naive":
-            figures = run_naive(folder, url, work, naive_limit)
-        elif way == "floor":
-            figures = run_floor(folder)
-        else:
-            figures = run_dags_test(folder, work)
+        figures = WAYS[way](folder, url, work, naive_limit)
     finally:
         drop()
         shutil.rmtree(work, ignore_errors=True)
     sampler.stop()
-    figures["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    figures["peak_tree_rss_mib"] = max(sampler.peak, figures["peak_rss_mib"] * 1024**2) / 1024**2
+    figures["peak_tree_rss_mib"] = sampler.peak / 1024**2
     print(json.dumps(figures))
 
 
@@ -333,7 +543,7 @@ def profile(n: int, database: str, out: Path) -> None:
 
 
 def stages(n: int, database: str) -> None:
-    """Seconds per stage of 'ours' in one process, and the township outputs after it."""
+    """Seconds per stage of the library path in one process, and the township outputs."""
     folder = make_corpus(n)
     work = CORPUS / "work" / f"stages-{n}-{database}"
     shutil.rmtree(work, ignore_errors=True)
@@ -357,7 +567,7 @@ def stages(n: int, database: str) -> None:
 
 
 def _fmt_s(seconds: float) -> str:
-    return f"{seconds:.2f} s" if seconds < 100 else f"{seconds / 60:.1f} min"
+    return f"{seconds:.1f} s" if seconds < 100 else f"{seconds / 60:.1f} min"
 
 
 def main() -> None:
@@ -365,14 +575,15 @@ def main() -> None:
     parser.add_argument("--sizes", default="18,1000,24000")
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--naive-limit", type=int, default=1000, help="files the naive pipeline reads; scaled beyond")
-    parser.add_argument("--dags-test-sizes", default="18,1000")
+    parser.add_argument("--ways", default="dags_test,scheduler,naive,floor", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help="write the Markdown table here")
-    parser.add_argument("--profile", type=Path, help="profile 'ours' at the first size with pyinstrument, to here")
-    parser.add_argument("--stages", action="store_true", help="time each stage of 'ours' at the first size")
+    parser.add_argument("--profile", type=Path, help="profile the library path at the first size, to here")
+    parser.add_argument("--stages", action="store_true", help="time each stage of the library path at the first size")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     databases = args.databases.split(",")
+    ways = args.ways.split(",")
     if args.profile:
         profile(sizes[0], databases[0], args.profile)
         return
@@ -384,34 +595,48 @@ def main() -> None:
         return
 
     rows = [
-        f"| N | database | ours, 1 process | ours, {WORKERS} workers | naive | floor (calamine) | ours vs naive "
-        f"| ours vs floor | no-op run | peak RSS: ours 1 process / all {WORKERS} workers / naive |",
+        "| N | database | DAGs, 1 process (`dags test`) | DAGs, scheduler (LocalExecutor, parallelism "
+        f"{WORKERS}) | naive | floor (calamine) | DAGs vs naive (1 process / scheduler) | of which 回执 "
+        "(1 process / scheduler) | no-op night (scheduler) | peak RSS of a task process (scheduler) |",
         "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    details = []
     for n in sizes:
         make_corpus(n)
-        floor = measure("floor", n, "sqlite", args.naive_limit)
+        floor = measure("floor", n, "sqlite", args.naive_limit) if "floor" in ways else None
         for database in databases:
-            ours = measure("ours", n, database, args.naive_limit)
-            spread = measure("ours_workers", n, database, args.naive_limit)
-            naive = measure("naive", n, database, args.naive_limit)
-            naive_total = naive["seconds"] * n / naive["files"]
-            scaled = "" if naive["files"] == n else f" (scaled from {naive['files']:,})"
-            one, many = ours["seconds"], spread["seconds"]
+            got = {way: measure(way, n, database, args.naive_limit) for way in ways if way != "floor"}
+            one, many, naive = got.get("dags_test"), got.get("scheduler"), got.get("naive")
+            naive_total = naive["seconds"] * n / naive["files"] if naive else float("nan")
+            scaled = f" (scaled from {naive['files']:,})" if naive and naive["files"] != n else ""
+
+            def share(figures: dict | None) -> str:
+                """The 回执's seconds, and what they add to the rest of the ingest: its wall
+                time in one process; its tasks' seconds added up under the scheduler,
+                where two tasks run at once."""
+                if not figures:
+                    return "–"
+                ingest = figures["ingest_seconds"]
+                if "task_seconds" in figures:
+                    ingest = sum(v for k, v in figures["task_seconds"].items() if k not in REPORT_TASKS)
+                rest = ingest - figures["receipt_seconds"]
+                return f"{_fmt_s(figures['receipt_seconds'])} (+{100 * figures['receipt_seconds'] / rest:.0f}%)"
+
             rows.append(
-                f"| {n:,} | {database} | {_fmt_s(one)} | {_fmt_s(many)} | {_fmt_s(naive_total)}{scaled} | "
-                f"{_fmt_s(floor['seconds'])} | {naive_total / one:.0f}× / {naive_total / many:.0f}× | "
-                f"{one / floor['seconds']:.1f}× / {many / floor['seconds']:.1f}× | {_fmt_s(ours['noop_seconds'])} "
-                f"({100 * ours['noop_seconds'] / one:.1f}%) | "
-                f"{ours['peak_tree_rss_mib']:.0f} / {spread['peak_tree_rss_mib']:.0f} / "
-                f"{naive['peak_tree_rss_mib']:.0f} MiB |"
+                f"| {n:,} | {database} | {_fmt_s(one['seconds']) if one else '–'} | "
+                f"{_fmt_s(many['seconds']) if many else '–'} | {_fmt_s(naive_total)}{scaled} | "
+                f"{_fmt_s(floor['seconds']) if floor else '–'} | "
+                f"{naive_total / one['seconds'] if one else float('nan'):.0f}× / "
+                f"{naive_total / many['seconds'] if many else float('nan'):.0f}× | {share(one)} / {share(many)} | "
+                + (
+                    f"{_fmt_s(many['noop_seconds'])} ({100 * many['noop_seconds'] / many['seconds']:.1f}%) | "
+                    f"{many['peak_task_rss_mib']:.0f} MiB ({many['peak_task']}) |"
+                    if many
+                    else "– | – |"
+                )
             )
             print(rows[-1], flush=True)
-    dags = []
-    for n in [int(s) for s in args.dags_test_sizes.split(",") if s]:
-        figures = measure("dags_test", n, "sqlite", args.naive_limit)
-        dags.append(f"| {n:,} | {_fmt_s(figures['seconds'])} |")
-        print(dags[-1], flush=True)
+            details.append(f"{n:,} {database}: " + json.dumps(got, ensure_ascii=False, default=str))
     machine = (
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     )
@@ -421,11 +646,9 @@ def main() -> None:
             "",
             *rows,
             "",
-            "`airflow dags test village_reports` (SQLite metadata DB and warehouse):",
+            "Raw figures (seconds, MiB):",
             "",
-            "| N | wall time |",
-            "|---:|---:|",
-            *dags,
+            *(f"    {line}" for line in details),
             "",
         ]
     )

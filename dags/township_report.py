@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pendulum
 from airflow.sdk import Asset, dag, get_current_context, task
@@ -12,10 +13,12 @@ WAREHOUSE = Asset("village_warehouse")
 DOC = """
 ### 镇级汇总 · township totals and report
 
-Runs whenever `village_reports` publishes the `village_warehouse` asset. For each
-reporting year it computes the township totals by each indicator's aggregation rule
-(from the figures in force), with completeness, stores them with their provenance, and
-writes `output/<year>/township_totals.csv`, `township_totals.xlsx` and `annual_report.md`.
+Runs whenever `village_reports` publishes the `village_warehouse` asset, for the years
+whose figures that run changed (the asset event's `extra` names them): a night with no
+new files rewrites nothing. Triggered by hand, it does every year. For each year it
+computes the township totals by each indicator's aggregation rule (from the figures in
+force), with completeness, stores them with their provenance, and writes
+`output/<year>/township_totals.csv`, `township_totals.xlsx` and `annual_report.md`.
 """
 
 
@@ -31,10 +34,11 @@ writes `output/<year>/township_totals.csv`, `township_totals.xlsx` and `annual_r
 )
 def township_report() -> None:
     @task
-    def reporting_years() -> list[int]:
+    def changed_years(triggering_asset_events: Any = None) -> list[int]:
         from village_reports import pipeline
 
-        return pipeline.reporting_years()
+        events = (triggering_asset_events or {}).get(WAREHOUSE, [])
+        return pipeline.years_to_report([dict(event.extra or {}) for event in events] or None)
 
     @task(map_index_template="{{ reporting_year }}", multiple_outputs=False)
     def report_year(year: int) -> dict:
@@ -43,7 +47,7 @@ def township_report() -> None:
         get_current_context()["reporting_year"] = year  # type: ignore[typeddict-unknown-key]
         return pipeline.report_year(year)
 
-    report_year.expand(year=reporting_years())
+    report_year.expand(year=changed_years())
 
 
 township_report()

@@ -6,9 +6,10 @@ A table of contents only: every step is a function in village_reports.pipeline.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import pendulum
-from airflow.sdk import Asset, Param, XComArg, dag, get_current_context, task
+from airflow.sdk import Asset, Param, XComArg, dag, get_current_context, task, task_group
 
 WAREHOUSE = Asset("village_warehouse")
 DEFAULT_ARGS = {"retries": 2, "retry_delay": timedelta(minutes=5)}
@@ -22,6 +23,12 @@ has not seen (by SHA-256), archives each one read-only, reads it, validates it w
 Expectations and loads it into the warehouse. One mapped task per batch, labelled with
 the village's file; a bad file is *rejected* and kept, never lost, and never stops the
 other villages. Publishes the `village_warehouse` asset, which triggers `township_report`.
+
+Tasks pass references (run key, batch id, counts) through XCom; the records wait in
+`data/staging/<run id>/` (Arrow files), deleted batch by batch as the loads commit, and
+the run's folder by `publish`. `publish` rewrites the validation report
+(`output/validation/index.html`) from the stored history and tells `township_report`,
+in the asset event's `extra`, which years changed.
 
 Params: `years` limits the run to some reporting years (empty: all); `reprocess` reads
 every file again, e.g. after a rule change (loads are idempotent).
@@ -43,20 +50,15 @@ See docs/runbook_backfill.md.
 """
 
 
-@task
+@task(multiple_outputs=False)
 def prepare_warehouse() -> str:
     from village_reports import pipeline
 
     return pipeline.prepare_warehouse()
 
 
-@task
-def years_from_params(_dialect: str, params: dict | None = None) -> list[int]:
-    return [int(y) for y in (params or {}).get("years") or []]
-
-
-@task
-def year_of_run(_dialect: str, logical_date: datetime | None = None) -> list[int]:
+@task(multiple_outputs=False)
+def year_of_run(logical_date: datetime | None = None) -> list[int]:
     from village_reports import pipeline
 
     if logical_date is None:
@@ -64,21 +66,27 @@ def year_of_run(_dialect: str, logical_date: datetime | None = None) -> list[int
     return [pipeline.reporting_year(logical_date)]
 
 
-@task
-def discover_and_archive(years: list[int], params: dict | None = None) -> list[dict]:
+@task(multiple_outputs=False)
+def discover_and_archive(
+    _dialect: str, years: list[int] | None = None, params: dict | None = None, run_id: str | None = None
+) -> dict:
+    """``_dialect``: the warehouse is ready. ``years``: the annual run's; else the params'."""
     from village_reports import pipeline
 
-    return pipeline.discover_and_archive(years or None, reprocess=bool((params or {}).get("reprocess")))
+    params = params or {}
+    chosen = years if years is not None else [int(y) for y in params.get("years") or []]
+    run_key = run_id or pipeline.LOCAL_RUN
+    return pipeline.discover_and_archive(chosen or None, reprocess=bool(params.get("reprocess")), run_key=run_key)
 
 
-@task
-def plan_batches(arrivals: list[dict]) -> list[dict]:
+@task(multiple_outputs=False)
+def plan_batches(run: dict) -> list[dict]:
     import os
 
     from village_reports import pipeline
 
     size = os.environ.get("VILLAGE_REPORTS_BATCH_SIZE")
-    return pipeline.plan_batches(arrivals, int(size) if size else None)
+    return pipeline.plan_batches(run, int(size) if size else None)
 
 
 def _label(batch: dict) -> None:
@@ -93,23 +101,16 @@ def read(batch: dict) -> dict:
     return pipeline.read_batch(batch)
 
 
-@task(multiple_outputs=False)
-def peer_sample(arrivals: list[dict]) -> dict:
-    from village_reports import pipeline
-
-    return pipeline.peer_sample(arrivals)
-
-
 @task(map_index_template="{{ batch_label }}", multiple_outputs=False)
-def validate(batch: dict, peers: dict) -> dict:
+def validate(batch: dict) -> dict:
     from village_reports import pipeline
 
     _label(batch)
-    return pipeline.validate_batch(batch, peers)
+    return pipeline.validate_batch(batch)
 
 
-@task(map_index_template="{{ batch_label }}")
-def load(batch: dict) -> list[dict]:
+@task(map_index_template="{{ batch_label }}", multiple_outputs=False)
+def load(batch: dict) -> dict:
     from village_reports import pipeline
 
     _label(batch)
@@ -117,26 +118,38 @@ def load(batch: dict) -> list[dict]:
 
 
 @task(outlets=[WAREHOUSE], trigger_rule="all_done", multiple_outputs=False)
-def publish(loaded: list[list[dict]]) -> dict:
+def publish(loaded: list[dict], run_id: str | None = None, outlet_events: Any = None) -> dict:
+    from airflow.sdk.exceptions import AirflowSkipException
+
     from village_reports import pipeline
 
-    return pipeline.finish_run(loaded)
+    summary = pipeline.finish_run(loaded, run_key=run_id or pipeline.LOCAL_RUN)
+    if not summary["years"]:  # a skipped task emits no asset event: township_report has nothing to redo
+        raise AirflowSkipException("no new file tonight: the warehouse did not change")
+    outlet_events[WAREHOUSE].extra = pipeline.asset_extra(summary)  # the years township_report redoes
+    return summary
 
 
 @task(trigger_rule="all_done", multiple_outputs=False)
-def report_years(years: list[int], loaded: list[list[dict]]) -> list[dict]:
+def report_years(years: list[int], loaded: list[dict], run_id: str | None = None) -> list[dict]:
     from village_reports import pipeline
 
-    pipeline.finish_run(loaded)
+    pipeline.finish_run(loaded, run_key=run_id or pipeline.LOCAL_RUN)
     return [pipeline.report_year(year) for year in years]
 
 
-def ingest(years: XComArg) -> XComArg:
-    """The shared wiring: archive → read → validate → load, mapped over batches."""
-    arrivals = discover_and_archive(years)
-    peers = peer_sample(arrivals)  # once per run: what the other units reported
-    batches = plan_batches(arrivals)
-    return load.expand(batch=validate.partial(peers=peers).expand(batch=read.expand(batch=batches)))
+@task_group(group_id="batch")
+def ingest_batch(batch: dict) -> XComArg:
+    """One batch from its files to the warehouse. Mapped as a group, so each batch goes on
+    to validate and load as soon as it is read, not when every batch has been read."""
+    return load(validate(read(batch)))
+
+
+def ingest(years: XComArg | None = None) -> XComArg:
+    """The shared wiring: archive → plan (batches, and the peer sample every batch's
+    checks need) → (read → validate → load) for each batch."""
+    run = discover_and_archive(prepare_warehouse(), years)  # references between tasks; the data waits in staging
+    return ingest_batch.expand(batch=plan_batches(run))
 
 
 @dag(
@@ -154,7 +167,7 @@ def ingest(years: XComArg) -> XComArg:
     doc_md=NIGHTLY_DOC,
 )
 def village_reports() -> None:
-    publish(ingest(years_from_params(prepare_warehouse())))
+    publish(ingest())
 
 
 @dag(
@@ -169,7 +182,7 @@ def village_reports() -> None:
     doc_md=ANNUAL_DOC,
 )
 def village_reports_annual() -> None:
-    years = year_of_run(prepare_warehouse())
+    years = year_of_run()
     report_years(years, ingest(years))
 
 

@@ -8,19 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.comments import Comment
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
+from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
 
 from village_reports.catalogue import Catalogue, load_catalogue
-from village_reports.reader import Problem, ReadResult, read_grid
+from village_reports.files import link_atomically, write_atomically
+from village_reports.reader import Grid, Problem, ReadResult, read_grid
 from village_reports.roster import Roster, load_roster
+from village_reports.xlsx import STYLE, Sheet, workbook_bytes
 
 VERDICTS = {
     "accepted": ("已接收", "00A65A", "数据已全部接收，谢谢！"),
@@ -37,7 +37,6 @@ VERDICTS = {
     ),
 }
 SEVERITY_TEXT = {"error": "错误（须修改）", "warning": "提示（请核实）", "info": "说明"}
-_FILLS = {"error": PatternFill("solid", fgColor="F4CCCC"), "warning": PatternFill("solid", fgColor="FFF2CC")}
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 AUTHOR = "毛田镇人民政府"
 
@@ -45,9 +44,10 @@ AUTHOR = "毛田镇人民政府"
 def neutralise(value: Any) -> Any:
     """Text that a spreadsheet would take for a formula gets a leading apostrophe;
     control characters a workbook cannot hold are dropped."""
-    if not isinstance(value, str):
+    if value.__class__ is not str:
         return value
-    value = ILLEGAL_CHARACTERS_RE.sub("", value)
+    if not value.isprintable():  # the regex only where it can matter: it runs on every cell
+        value = ILLEGAL_CHARACTERS_RE.sub("", value)
     return "'" + value if value.startswith(_FORMULA_STARTS) else value
 
 
@@ -73,15 +73,12 @@ def _ordered(problems: Sequence[Problem]) -> list[Problem]:
 
 
 def _summary_sheet(
-    wb: Workbook,
     arrival: dict[str, Any],
     result: ReadResult,
     status: str,
     catalogue: Catalogue,
     roster: Roster,
-) -> None:
-    ws = wb.active
-    ws.title = "回执"
+) -> Sheet:
     verdict, colour, advice = VERDICTS[status]
     unit = roster.get(result.unit_code or "")
     unit_text = (
@@ -90,69 +87,128 @@ def _summary_sheet(
     errors = sum(p.severity == "error" for p in result.problems)
     warnings = sum(p.severity == "warning" for p in result.problems)
     filled = sum(r.value is not None for r in result.records)
-    rows: list[list[Any]] = [
-        ["毛田镇村级报表 回执"],
-        ["报送单位", unit_text, "报告年度", arrival["year"]],
-        ["报送文件", neutralise(arrival["file_name"]), "收到时间", _local_time(arrival["received_at"])],
-        ["审核结论", verdict],
-        ["", f"共读取 {filled} 项数据，发现 {errors} 个错误、{warnings} 个提示。{advice}"],
+    label = STYLE["label"]
+    # labels span A:B and values C:E, so that neither runs into the other on paper
+    rows: list[Sequence[Any]] = [
+        [("毛田镇村级报表 回执", STYLE["title"])],
+        [("报送单位", label), "", unit_text, "", "", ("报告年度", label), arrival["year"]],
+        [
+            ("报送文件", label),
+            "",
+            neutralise(arrival["file_name"]),
+            "",
+            "",
+            ("收到时间", label),
+            _local_time(arrival["received_at"]),
+        ],
+        [("审核结论", label), "", (verdict, _VERDICT_STYLES[colour])],
+        [
+            ("审核说明", label),
+            "",
+            (f"共读取 {filled} 项数据，发现 {errors} 个错误、{warnings} 个提示。{advice}", STYLE["wrap"]),
+        ],
         [],
-        ["序号", "类别", "工作表", "单元格", "指标", "填写内容", "问题与修改方法"],
+        [(heading, STYLE["header"]) for heading in HEADINGS],
     ]
-    for row in rows:
-        ws.append(row)
-    ws["A1"].font = Font(bold=True, size=14)
-    ws["B4"].font = Font(bold=True, size=16, color=colour)
-    ws["B5"].alignment = Alignment(wrap_text=True, vertical="top")
-    ws.merge_cells("B5:G5")
-    ws.row_dimensions[5].height = 48
-    for cell in ws[7]:
-        cell.font = Font(bold=True)
-        cell.fill = PatternFill("solid", fgColor="DDEBF7")
     raw = {r.indicator_code: r.raw_text for r in result.records}
+    wrap = STYLE["wrap"]
+    heights = {5: 48.0}
     for n, problem in enumerate(_ordered(result.problems), start=1):
         indicator = catalogue.get(problem.indicator_code) if problem.indicator_code else None
-        ws.append(
+        # LibreOffice and WPS keep a row's height as written: give a long message its lines
+        heights[len(rows) + 1] = 15.0 * max(1, -(-display_width(problem.message) // MESSAGE_WIDTH))
+        rows.append(
             [
-                n,
-                SEVERITY_TEXT.get(problem.severity, problem.severity),
-                neutralise(problem.sheet),
-                problem.cell,
-                f"{indicator.code} {indicator.name}" if indicator else neutralise(problem.indicator_code),
-                neutralise(raw.get(problem.indicator_code, "")),
-                neutralise(problem.message),
+                (n, wrap),
+                (SEVERITY_TEXT.get(problem.severity, problem.severity), _SEVERITY_STYLES.get(problem.severity, wrap)),
+                (neutralise(problem.sheet), wrap),
+                (problem.cell, wrap),
+                (f"{indicator.code} {indicator.name}" if indicator else neutralise(problem.indicator_code), wrap),
+                (neutralise(raw.get(problem.indicator_code, "")), wrap),
+                (neutralise(problem.message), wrap),
             ]
         )
-        ws.cell(row=ws.max_row, column=7).alignment = Alignment(wrap_text=True, vertical="top")
-        if problem.severity in _FILLS:
-            ws.cell(row=ws.max_row, column=2).fill = _FILLS[problem.severity]
     if not result.problems:
-        ws.append(["", "", "", "", "", "", "没有发现问题。"])
-    for column, width in zip("ABCDEFG", (6, 14, 12, 8, 30, 16, 70), strict=True):
-        ws.column_dimensions[column].width = width
-    ws.freeze_panes = "A8"
+        rows.append(["", "", "", "", "", "", "没有发现问题。"])
+    return Sheet(
+        "回执",
+        rows,
+        widths=(6, 14, 12, 8, 30, 16, MESSAGE_WIDTH + 2),
+        heights=heights,
+        merges=("A1:G1", "A2:B2", "C2:E2", "A3:B3", "C3:E3", "A4:B4", "C4:G4", "A5:B5", "C5:G5"),
+        freeze_row=len(HEADING_ROWS),
+        landscape=True,
+    )
 
 
-def _marked_copy(wb: Workbook, archive_path: str, result: ReadResult) -> None:
-    """The clerk's own table, values only, with each problem cell shaded and commented."""
+HEADINGS = ("序号", "类别", "工作表", "单元格", "指标", "填写内容", "问题与修改方法")
+MESSAGE_WIDTH = 68  # characters of Latin width in the message column; a Chinese one takes two
+
+
+def display_width(text: Any) -> int:
+    """How wide a value prints, in Latin characters: a Chinese character takes two."""
+    text = str(text)
+    return len(text) + (len(text.encode("utf-8")) - len(text)) // 2
+
+
+HEADING_ROWS = range(7)  # title, unit, file, verdict, summary, blank, column headings
+_VERDICT_STYLES = {"00A65A": STYLE["verdict_green"], "F39C12": STYLE["verdict_orange"], "DD4B39": STYLE["verdict_red"]}
+_SEVERITY_STYLES = {"error": STYLE["error"], "warning": STYLE["warning"]}
+
+
+def _marked_copy(archive_path: str, result: ReadResult, grid: Grid | None = None) -> Sheet | None:
+    """The clerk's own table, values only, with each problem cell shaded and commented;
+    ``grid`` is the sheet as the reader saw it (without it, the file is read again)."""
     if result.sheet is None:
-        return  # nothing readable to show
-    grid = read_grid(Path(archive_path), result.sheet)
-    ws = wb.create_sheet("原表（标注）")
-    for row in grid:
-        ws.append([neutralise(v) if v != "" else None for v in row])
+        return None  # nothing readable to show
+    if grid is None:
+        grid = read_grid(Path(archive_path), result.sheet)
     by_cell: dict[str, list[Problem]] = {}
     for problem in result.problems:
         if problem.cell and problem.sheet == result.sheet:
             by_cell.setdefault(problem.cell, []).append(problem)
+    rows: list[list[Any]] = [[neutralise(v) for v in row] for row in grid]
+    comments = {}
     for ref, problems in by_cell.items():
-        cell = ws[ref]
-        worst = _ordered(problems)[0].severity
-        if worst in _FILLS:
-            cell.fill = _FILLS[worst]
-        cell.comment = Comment("\n".join(neutralise(p.message) for p in problems), AUTHOR, width=300, height=120)
-    for column in range(1, (max((len(r) for r in grid), default=0)) + 1):
-        ws.column_dimensions[get_column_letter(column)].width = 14
+        letters, number = coordinate_from_string(ref)
+        column = column_index_from_string(letters)
+        if number > len(rows) + _MAX_PADDING:
+            continue  # a cell far outside the table the clerk sent: listed on the first sheet only
+        while len(rows) < number:
+            rows.append([])
+        row = rows[number - 1]
+        row.extend([None] * (column - len(row)))
+        style = _SEVERITY_STYLES.get(_ordered(problems)[0].severity)
+        if style is not None:
+            row[column - 1] = (row[column - 1], style)
+        comments[ref] = "\n".join(neutralise(p.message) for p in problems)
+    # each column as wide as its widest value, within reason, so that names are not cut
+    widths = []
+    for column in zip_longest(*grid, fillvalue=""):
+        texts = [value for value in column if value.__class__ is str]
+        widths.append(max(8, min(display_width(max(texts, key=len)) + 2, 40)) if texts else 8)
+    return Sheet("原表（标注）", rows, widths=widths, comments=comments, landscape=True)
+
+
+_MAX_PADDING = 1_000  # rows: a problem cell below the clerk's table is shown, a stray one far away is not
+
+
+def feedback_bytes(
+    arrival: dict[str, Any],
+    result: ReadResult,
+    status: str,
+    catalogue: Catalogue | None = None,
+    roster: Roster | None = None,
+    grid: Grid | None = None,
+) -> bytes:
+    """The 回执 of one processed submission, as the bytes of an .xlsx file."""
+    catalogue = catalogue or load_catalogue()
+    roster = roster or load_roster()
+    sheets = [_summary_sheet(arrival, result, status, catalogue, roster)]
+    marked = _marked_copy(arrival["archive_path"], result, grid)
+    if marked is not None:
+        sheets.append(marked)
+    return workbook_bytes(sheets, author=AUTHOR)
 
 
 def write_feedback(
@@ -162,17 +218,14 @@ def write_feedback(
     status: str,
     catalogue: Catalogue | None = None,
     roster: Roster | None = None,
+    grid: Grid | None = None,
 ) -> Path:
     """Write the 回执 for one processed submission; returns the per-submission copy."""
-    catalogue = catalogue or load_catalogue()
     roster = roster or load_roster()
-    wb = Workbook()
-    _summary_sheet(wb, arrival, result, status, catalogue, roster)
-    _marked_copy(wb, arrival["archive_path"], result)
+    data = feedback_bytes(arrival, result, status, catalogue, roster, grid)
     paths = feedback_paths(out_dir, arrival["year"], result.unit_code, arrival["sha256"], roster)
-    for path in paths:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.part")
-        wb.save(partial)
-        partial.replace(path)
-    return paths[-1]
+    *latest, kept = paths
+    write_atomically(kept, data)
+    for path in latest:  # the unit's latest 回执 is the same file: a second name, not a second write
+        link_atomically(kept, path)
+    return kept

@@ -1,31 +1,33 @@
-"""The pipeline's steps as plain functions over plain (JSON-able) data.
+"""The pipeline's steps as plain functions; the DAGs call them, one a task.
 
-Airflow tasks call these and pass their results through XCom; tests and benchmarks call
-them directly. Nothing here imports Airflow.
+Between steps travel references, never the data: a step returns a small JSON-able dict
+(a run key, a batch id, counts) that fits in XCom at any N, and the records wait in the
+run's staging folder (``village_reports.staging``). Tests and benchmarks call the same
+functions directly. Nothing here imports Airflow.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
+import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from village_reports import intake, rules, settings, totals, warehouse
+from village_reports import intake, rules, settings, staging, totals, warehouse
 from village_reports.feedback import write_feedback
 from village_reports.intake import Arrival
-from village_reports.reader import Problem, ReadResult, Record, read_workbook
+from village_reports.reader import ReadResult, read_workbook_and_grid
 from village_reports.report import write_outputs
 from village_reports.roster import load_roster
 from village_reports.rules import load_rules
 from village_reports.totals import TownshipTotal
 
 log = logging.getLogger(__name__)
-
-Batch = dict[str, Any]  # {"label": str, "arrivals": [Arrival as dict]}
 
 
 def prepare_warehouse() -> str:
@@ -43,13 +45,22 @@ def reporting_year(logical_date: datetime) -> int:
     return logical_date.astimezone(ZoneInfo(settings.REPORTING_TIMEZONE)).year - 1
 
 
-def discover_and_archive(years: Iterable[int] | None = None, reprocess: bool = False) -> list[dict[str, Any]]:
+RunRef = dict[str, Any]  # {"run": run key, "files": n, "duplicates": n, "years": [...]}
+BatchRef = dict[str, Any]  # {"run": run key, "batch": id, "label": str, "files": n}: the data is in staging
+LOCAL_RUN = "local"  # the run key of a run outside Airflow (tests, the CLI, benchmarks)
+
+
+def discover_and_archive(
+    years: Iterable[int] | None = None, reprocess: bool = False, run_key: str = LOCAL_RUN
+) -> RunRef:
     """New files in the inbox, each archived read-only before anything else.
 
     Files whose bytes were received before are archived and accounted as duplicates,
     never read twice. ``reprocess`` takes every file again (after a rule or catalogue
     change); loads are idempotent, so unchanged files leave the warehouse as it was.
+    The new files are staged for the run; the reference says how many and which years.
     """
+    staging.sweep(keep=run_key)
     engine = warehouse.get_engine()
     receipts, contents = (
         (set(), set()) if reprocess else (warehouse.known_receipts(engine), warehouse.known_hashes(engine))
@@ -59,77 +70,116 @@ def discover_and_archive(years: Iterable[int] | None = None, reprocess: bool = F
     warehouse.record_duplicates(engine, archived)
     new = [a for a in archived if not a.duplicate]
     log.info("%d new file(s), %d duplicate(s) in %s", len(new), len(archived) - len(new), settings.inbox_dir())
-    return [a.to_dict() for a in new]
+    staging.write_json(staging.run_dir(run_key) / "arrivals.json", [a.to_dict() for a in new])
+    return {
+        "run": run_key,
+        "files": len(new),
+        "duplicates": len(archived) - len(new),
+        "years": sorted({a.year for a in new}),
+    }
 
 
-def _label(arrivals: Sequence[dict[str, Any]]) -> str:
+# Characters of a file name in a batch's label. Every batch's reference carries its label,
+# and the plan of a night of 327 batches must stay one small XCom.
+LABEL_CHARS, LABEL_CHARS_MANY = 40, 10
+
+
+def batch_label(arrivals: Sequence[dict[str, Any]]) -> str:
+    """How the UI names a batch's mapped tasks: the file when it is one, else the first."""
+    first = arrivals[0]
     if len(arrivals) == 1:
-        return f"{arrivals[0]['year']} {Path(arrivals[0]['file_name']).stem}"
-    return f"{len(arrivals)} files: {arrivals[0]['file_name']} …"
+        return f"{first['year']} {Path(first['file_name']).stem[:LABEL_CHARS]}"
+    return f"{len(arrivals)} files: {first['file_name'][:LABEL_CHARS_MANY]} …"
+
+
+def batch_ref(run_key: str, arrivals: Sequence[dict[str, Any]]) -> BatchRef:
+    """What travels in XCom for a batch. Its id is a digest of its files, so a retried run
+    never takes another batch's leftovers for its own."""
+    digest = hashlib.sha256("\n".join(a["receipt_id"] for a in arrivals).encode()).hexdigest()[:16]
+    return {"run": run_key, "batch": digest, "label": batch_label(arrivals), "files": len(arrivals)}
 
 
 UNBATCHED_UP_TO = 100  # files: a township's run shows one mapped task per village
-MAX_BATCHES = 16  # beyond that: each GX run and each transaction costs ~0.2 s, so fewer, bigger batches
-MAX_BATCH_FILES = 1_500  # ~160,000 figures, ~360 MiB in a task: what bounds memory, whatever the night's N
+# Beyond that, batches. Each mapped task costs seconds to start (Great Expectations' import
+# alone takes 3 s in every validate task), so a batch must carry enough files to be worth
+# it, and enough batches to keep the workers busy; a batch's size bounds a task's memory.
+TARGET_BATCHES = 8
+MIN_BATCH_FILES = 500
+MAX_BATCH_FILES = 3_000  # ~320,000 figures; validate, the largest task, peaks near 520 MiB
 
 
-def plan_batches(arrivals: Sequence[dict[str, Any]], batch_size: int | None = None) -> list[Batch]:
-    """Group arrivals into batches. By default one file per batch up to UNBATCHED_UP_TO
-    files, so a township's UI shows each village's name; beyond that, MAX_BATCHES batches
-    (a province's 24,000 files map to 16 tasks per step, not 24,000), but never more than
-    MAX_BATCH_FILES files in one (the country's 490,000 map to 327)."""
+def group_arrivals(arrivals: Sequence[dict[str, Any]], batch_size: int | None = None) -> list[list[dict[str, Any]]]:
+    """Arrivals in batches, in (year, file name) order. By default one file per batch up
+    to UNBATCHED_UP_TO files, so a township's UI shows each village's name; beyond that
+    TARGET_BATCHES batches of MIN_BATCH_FILES to MAX_BATCH_FILES files (a province's
+    24,000 files map to 8 tasks per step, the country's 490,000 to 164)."""
     if batch_size is None:
-        even = math.ceil(len(arrivals) / MAX_BATCHES)
-        batch_size = 1 if len(arrivals) <= UNBATCHED_UP_TO else min(even, MAX_BATCH_FILES)
+        even = math.ceil(len(arrivals) / TARGET_BATCHES)
+        batch_size = 1 if len(arrivals) <= UNBATCHED_UP_TO else min(max(even, MIN_BATCH_FILES), MAX_BATCH_FILES)
     ordered = sorted(arrivals, key=lambda a: (a["year"], a["file_name"]))
-    chunks = [ordered[i : i + batch_size] for i in range(0, len(ordered), max(batch_size, 1))]
-    return [{"label": _label(chunk), "arrivals": chunk} for chunk in chunks]
+    size = max(batch_size, 1)
+    return [ordered[i : i + size] for i in range(0, len(ordered), size)]
 
 
-_RECORD_FIELDS = Record._fields
+def plan_batches(run: RunRef, batch_size: int | None = None) -> list[BatchRef]:
+    """Group the run's new files into batches, each staged under its own id, and stage the
+    peer sample that every batch's outlier checks read."""
+    stage_peer_sample(run)
+    refs = []
+    for chunk in group_arrivals(staging.read_json(staging.run_dir(run["run"]) / "arrivals.json"), batch_size):
+        ref = batch_ref(run["run"], chunk)
+        staging.write_json(staging.batch_dir(run["run"], ref["batch"]) / "arrivals.json", chunk)
+        refs.append(ref)
+    return refs
 
 
-def _result_to_dict(result: ReadResult) -> dict[str, Any]:
-    """ReadResult -> JSON-able dict for XCom. Records travel as rows in field order
-    (``record_fields`` names them): a batch holds 160,000 of them, and a dict per record
-    doubled the time spent between steps."""
-    data = dict(vars(result))
-    data["record_fields"] = _RECORD_FIELDS
-    data["records"] = [tuple(r) for r in result.records]
-    data["problems"] = [dict(vars(p)) for p in result.problems]
-    return data
+def _batch_arrivals(batch: BatchRef) -> list[dict[str, Any]]:
+    folder = staging.batch_dir(batch["run"], batch["batch"])
+    if not (folder / "arrivals.json").exists():
+        raise FileNotFoundError(
+            f"the staged files of batch {batch['batch']} ({batch['label']}) are gone: "
+            "it was loaded already, or its run was cleaned up; clear the run from discover_and_archive"
+        )
+    return staging.read_json(folder / "arrivals.json")
 
 
-def _result_from_dict(data: dict[str, Any]) -> ReadResult:
-    if tuple(data["record_fields"]) != _RECORD_FIELDS:
-        raise ValueError("records were written by another version of the pipeline: rerun the batch from read")
-    return ReadResult(
-        **{k: v for k, v in data.items() if k not in ("records", "problems", "record_fields")},
-        records=[Record(*row) for row in data["records"]],
-        problems=[Problem(**p) for p in data["problems"]],
-    )
-
-
-def read_batch(batch: Batch) -> Batch:
-    """Read every archived file of the batch; problems travel with the records."""
-    results = [read_workbook(a["archive_path"], default_year=a["year"]) for a in batch["arrivals"]]
-    for arrival, result in zip(batch["arrivals"], results, strict=True):
+def read_batch(batch: BatchRef) -> BatchRef:
+    """Read every archived file of the batch; the results are staged for validate."""
+    arrivals = _batch_arrivals(batch)
+    results, grids, kept = [], [], 0.0
+    for arrival in arrivals:
+        result, grid = read_workbook_and_grid(arrival["archive_path"], default_year=arrival["year"])
         result.source = arrival["file_name"]
-    return {**batch, "results": [_result_to_dict(r) for r in results]}
+        results.append(result)
+        begun = time.perf_counter()
+        grids.append(staging.grid_json(grid))  # the 回执 shows it; reading the file again costs more
+        kept += time.perf_counter() - begun
+    folder = staging.batch_dir(batch["run"], batch["batch"])
+    staging.write_results(folder, "read", results)
+    begun = time.perf_counter()
+    staging.write_grids(folder, grids)
+    # make bench counts this as part of the 回执's cost: keep its wording
+    log.info("kept %d sheet(s) for the 回执 in %.3f s", len(grids), kept + time.perf_counter() - begun)
+    return {**batch, "records": sum(len(r.records) for r in results)}
 
 
 PeerSample = dict[str, dict[str, float]]  # "<year>:<code>" -> {unit code: value}
 
 
-def peer_sample(arrivals: Sequence[dict[str, Any]]) -> PeerSample:
-    """Once per run: a bounded sample of the figures in force for the years being loaded,
-    for the outlier check against other units."""
-    years = sorted({a["year"] for a in arrivals})
+def _peer_figures(years: Sequence[int]) -> PeerSample:
     sample: PeerSample = {}
     if years:
         for unit, year, code, value in warehouse.peer_figures(warehouse.get_engine(), years):
             sample.setdefault(f"{year}:{code}", {})[unit] = value
     return sample
+
+
+def stage_peer_sample(run: RunRef) -> int:
+    """Once per run: a bounded sample of the figures in force for the years being loaded,
+    for the outlier check against other units; staged for every validate. Its size."""
+    sample = _peer_figures(run["years"]) if run["files"] else {}
+    staging.write_json(staging.run_dir(run["run"]) / "peers.json", sample)
+    return len(sample)
 
 
 def _outlier_context(
@@ -155,18 +205,21 @@ def _outlier_context(
     return peers, history
 
 
-def validate_batch(batch: Batch, peers: PeerSample | None = None) -> Batch:
+def validate_batch(batch: BatchRef) -> BatchRef:
     """Checks on every file of the batch: one Great Expectations run (types, ranges, codes,
     required), then the audit rules (relations, outliers, wrong files), then the clerks'
-    explanations; the GX run is kept in the validation history."""
+    explanations; the GX run is kept in the validation history, the results are staged."""
     from village_reports.validation import validate_batch as run_suite
 
-    results = [_result_from_dict(r) for r in batch["results"]]
+    arrivals = _batch_arrivals(batch)
+    folder = staging.batch_dir(batch["run"], batch["batch"])
+    results = staging.read_results(folder, "read")
     outcome = run_suite(results)
-    years = {a["year"] for a in batch["arrivals"]}
-    sample = peer_sample(batch["arrivals"]) if peers is None else peers
+    years = {a["year"] for a in arrivals}
+    peers_file = staging.run_dir(batch["run"]) / "peers.json"
+    sample = staging.read_json(peers_file) if peers_file.exists() else _peer_figures(sorted(years))
     peer_stats, history = _outlier_context(results, years, sample)
-    for arrival, result, gx_problems in zip(batch["arrivals"], results, outcome.problems, strict=True):
+    for arrival, result, gx_problems in zip(arrivals, results, outcome.problems, strict=True):
         year = arrival["year"]
         found = [
             *gx_problems,
@@ -186,25 +239,35 @@ def validate_batch(batch: Batch, peers: PeerSample | None = None) -> Batch:
         result.problems = rules.confirm_with_notes(result, [*result.problems, *found])
     warehouse.record_validation(
         warehouse.get_engine(),
-        [a["sha256"] for a in batch["arrivals"]],
+        [a["sha256"] for a in arrivals],
         {"success": outcome.success, "statistics": outcome.statistics, "result": outcome.result_json},
     )
-    return {**batch, "results": [_result_to_dict(r) for r in results], "validation": outcome.statistics}
+    staging.write_results(folder, "validated", results)
+    return {
+        **batch,
+        "validation": {k: outcome.statistics.get(k) for k in ("evaluated_expectations", "success_percent")},
+    }
 
 
-def load_batch(batch: Batch, feedback: bool = True) -> list[dict[str, Any]]:
-    """Load the batch in one transaction, then write each file's 回执; a line per file."""
+def load_files(batch: BatchRef, feedback: bool = True) -> list[dict[str, Any]]:
+    """Load the batch in one transaction, then write each file's 回执; a line per file.
+    The batch's staged files are deleted once the load has committed."""
     engine = warehouse.get_engine()
     roster = load_roster()
+    folder = staging.batch_dir(batch["run"], batch["batch"])
     items = [
-        (Arrival(**arrival), _result_from_dict(result))
-        for arrival, result in zip(batch["arrivals"], batch["results"], strict=True)
+        (Arrival(**arrival), result)
+        for arrival, result in zip(_batch_arrivals(batch), staging.read_results(folder, "validated"), strict=True)
     ]
+    begun = time.perf_counter()
     statuses = warehouse.load_submissions(engine, items)
+    loaded = time.perf_counter()
+    grids = staging.read_grids(folder) if feedback else []
     lines = []
-    for (arrival, result), status in zip(items, statuses, strict=True):
+    for n, ((arrival, result), status) in enumerate(zip(items, statuses, strict=True)):
         if feedback:
-            write_feedback(settings.output_dir(), arrival.to_dict(), result, status)
+            grid = grids[n] if grids else None
+            write_feedback(settings.output_dir(), arrival.to_dict(), result, status, roster=roster, grid=grid)
         unit = roster.get(result.unit_code or "")
         lines.append(
             {
@@ -220,39 +283,121 @@ def load_batch(batch: Batch, feedback: bool = True) -> list[dict[str, Any]]:
         )
         if status == warehouse.REJECTED:
             log.warning("rejected %s: %s", arrival.file_name, "; ".join(p.message for p in result.problems[:3]))
+    # make bench reads these two figures from the task logs: keep their wording
+    log.info("loaded %d file(s) in %.3f s", len(items), loaded - begun)
+    if feedback:
+        log.info("wrote %d 回执 in %.3f s", len(items), time.perf_counter() - loaded)
+    staging.remove(folder)
     return lines
 
 
-def summarise_loads(loaded: Iterable[list[dict[str, Any]] | None]) -> dict[str, Any]:
-    """One run's outcome: files loaded, how many of each status, which years they touched."""
-    lines = [line for batch in loaded or [] if batch for line in batch]
-    statuses: dict[str, int] = {}
-    for line in lines:
-        statuses[line["status"]] = statuses.get(line["status"], 0) + 1
-    return {"files": len(lines), "statuses": statuses, "years": sorted({line["year"] for line in lines})}
+def load_batch(batch: BatchRef, feedback: bool = True) -> dict[str, Any]:
+    """``load_files``, answered with a summary of a few numbers (XCom's size)."""
+    return summarise_loads([load_files(batch, feedback)])
 
 
-def finish_run(loaded: Iterable[list[dict[str, Any]] | None]) -> dict[str, Any]:
-    """After a run's loads: say who is still missing or late, and build the Data Docs."""
-    from village_reports.validation import build_data_docs
+REJECTED_LISTED = 20  # files named in a run's summary; the rest are counted (the warehouse has them all)
+
+
+def summarise_loads(
+    loaded: Iterable[Sequence[dict[str, Any]] | dict[str, Any] | None] | dict[str, Any],
+) -> dict[str, Any]:
+    """Per-file lines, or summaries of them, as one summary: files loaded, how many of
+    each status, which years they touched, and the first rejected files by name."""
+    summary: dict[str, Any] = {"files": 0, "statuses": {}, "years": [], "rejected": []}
+    years: set[int] = set()
+    if isinstance(loaded, dict):  # Airflow hands a mapped group's only result over as itself, not a list
+        loaded = [loaded]
+    for part in loaded or []:
+        if not part:
+            continue
+        for item in [part] if isinstance(part, dict) else part:
+            if "statuses" in item:  # a summary already
+                counts, rejected = item["statuses"], item["rejected"]
+                years.update(item["years"])
+                summary["files"] += item["files"]
+            else:
+                counts = {item["status"]: 1}
+                rejected = [item["file_name"]] if item["status"] == warehouse.REJECTED else []
+                years.add(item["year"])
+                summary["files"] += 1
+            for status, count in counts.items():
+                summary["statuses"][status] = summary["statuses"].get(status, 0) + count
+            summary["rejected"] = (summary["rejected"] + rejected)[:REJECTED_LISTED]
+    summary["years"] = sorted(years)
+    return summary
+
+
+MISSING_LISTED = 50  # units named in the log line; a county's thousands are counted
+
+
+def _names(rows: Sequence[dict[str, Any]]) -> str:
+    names = [f"{r['unit_name']}（{r['unit_code']}）" for r in rows[:MISSING_LISTED]]
+    more = f" 等 {len(rows)} 个" if len(rows) > MISSING_LISTED else ""
+    return "、".join(names) + more
+
+
+def finish_run(
+    loaded: Iterable[Sequence[dict[str, Any]] | dict[str, Any] | None], run_key: str = LOCAL_RUN
+) -> dict[str, Any]:
+    """After a run's loads: say who is still missing or late, rewrite the validation
+    report from the stored history, and remove the run's staged files. Holds a few
+    numbers per year, never the night's figures."""
+    from village_reports.validation_report import write_validation_report
 
     summary = summarise_loads(loaded)
     engine = warehouse.get_engine()
+    summary["missing"] = {}
     for year in summary["years"]:
         rows = warehouse.timeliness(engine, year)
-        missing = [f"{r['unit_name']}（{r['unit_code']}）" for r in rows if r["timeliness"] in ("missing", "rejected")]
-        late = [f"{r['unit_name']}（{r['unit_code']}）" for r in rows if r["timeliness"] == "late"]
-        summary.setdefault("missing", {})[year] = missing
+        missing = [r for r in rows if r["timeliness"] in ("missing", "rejected")]
+        late = [r for r in rows if r["timeliness"] == "late"]
+        summary["missing"][year] = [f"{r['unit_name']}（{r['unit_code']}）" for r in missing[:MISSING_LISTED]]
         if missing:
-            log.warning("%s年尚未报送或被退回的单位 %d 个：%s", year, len(missing), "、".join(missing))
+            log.warning("%s年尚未报送或被退回的单位 %d 个：%s", year, len(missing), _names(missing))
         else:
             log.info("%s年所有单位均已报送", year)
         if late:
-            log.info("%s年逾期报送的单位：%s", year, "、".join(late))
-    submission_ids = [line["submission_id"] for batch in loaded or [] if batch for line in batch]
-    docs = build_data_docs(warehouse.submitted_results(engine, submission_ids), settings.output_dir() / "gx")
-    summary["data_docs"] = str(docs) if docs else None
+            log.info("%s年逾期报送的单位 %d 个：%s", year, len(late), _names(late))
+    summary["validation_report"] = str(write_validation_report(engine, settings.output_dir() / "validation"))
+    run_folder = staging.run_dir(run_key)
+    if any((run_folder / "batches").glob("*/arrivals.json")):
+        log.warning("some batches did not load; their staged files stay in %s for a retry", run_folder)
+    else:
+        staging.remove(run_folder)
     return summary
+
+
+def run_ingest(
+    years: Iterable[int] | None = None,
+    reprocess: bool = False,
+    batch_size: int | None = None,
+    feedback: bool = True,
+    run_key: str = LOCAL_RUN,
+) -> list[dict[str, Any]]:
+    """The nightly DAG's ingest steps one after another in this process (tests, the
+    benchmark's per-stage breakdown); a line per file loaded. ``finish_run`` comes after."""
+    prepare_warehouse()
+    run = discover_and_archive(years, reprocess, run_key)
+    lines: list[dict[str, Any]] = []
+    for batch in plan_batches(run, batch_size):
+        lines += load_files(validate_batch(read_batch(batch)), feedback)
+    return lines
+
+
+def asset_extra(summary: dict[str, Any]) -> dict[str, Any]:
+    """What the ``village_warehouse`` asset event says about a run: the years whose
+    figures changed, and how many files of each status it loaded."""
+    return {"years": summary["years"], "files": summary["files"], "statuses": summary["statuses"]}
+
+
+def years_to_report(events: Sequence[dict[str, Any]] | None) -> list[int]:
+    """The years whose outputs a ``township_report`` run rewrites: those the triggering
+    asset events say changed; every year with submissions when there is no event (a run
+    started by hand) or an event that does not say."""
+    if not events or any("years" not in (extra or {}) for extra in events):
+        return reporting_years()
+    return sorted({int(year) for extra in events for year in extra["years"]})
 
 
 def compute_year_totals(year: int) -> dict[str, TownshipTotal]:

@@ -598,26 +598,38 @@ def _explain_blank_cells(path: Path, result: ReadResult, catalogue: Catalogue) -
 
 def read_workbook(path: Path | str, catalogue: Catalogue | None = None, default_year: int | None = None) -> ReadResult:
     """Read one submitted workbook. Never raises for a bad file: problems say what went wrong."""
+    return read_workbook_and_grid(path, catalogue, default_year)[0]
+
+
+Grid = list[list[Any]]  # one sheet's cells from A1, as calamine reads them
+
+
+def read_workbook_and_grid(
+    path: Path | str, catalogue: Catalogue | None = None, default_year: int | None = None
+) -> tuple[ReadResult, Grid | None]:
+    """``read_workbook``, and the cells of the sheet it read (None when it found no
+    table): the 回执 shows them to the clerk, and reading the file again costs more than
+    keeping them."""
     path = Path(path)
     catalogue = catalogue or load_catalogue()
     result = ReadResult(source=str(path))
     if _sniff(path, result) is None:
-        return result
+        return result, None
     try:
         # by path: calamine picks its parser from the extension, which is how it tells an
         # encrypted .xlsx (PasswordError) from a legacy .xls
         workbook = python_calamine.CalamineWorkbook.from_path(str(path))
     except python_calamine.PasswordError:
         result.add("file.password_protected", "error", "文件设置了打开密码，无法读取；请取消密码后重新报送。")
-        return result
+        return result, None
     except Exception as exc:  # ruff: ignore[blind-except] - any parser failure is this file's problem only
         result.add("file.unreadable", "error", f"文件无法读取（{type(exc).__name__}），请重新保存为 .xlsx 后报送。")
-        return result
+        return result, None
     try:
         table = _locate_table(workbook)
     except Exception as exc:  # ruff: ignore[blind-except]
         result.add("file.unreadable", "error", f"文件内容无法读取（{type(exc).__name__}），请重新保存为 .xlsx 后报送。")
-        return result
+        return result, None
     finally:
         workbook.close()
     if table is None:
@@ -626,15 +638,15 @@ def read_workbook(path: Path | str, catalogue: Catalogue | None = None, default_
             "error",
             "找不到填报表：没有同时含“指标代码”和“数值”表头的工作表。请使用镇里下发的模板，不要改动表头。",
         )
-        return result
+        return result, None
     result.sheet = table.sheet
     _read_header(table, result, catalogue, path.name, default_year)
     _read_rows(table, result, catalogue)
     _explain_blank_cells(path, result, catalogue)
-    return result
+    return result, table.grid
 
 
-def read_grid(path: Path, sheet: str) -> list[list[Any]]:
+def read_grid(path: Path, sheet: str) -> Grid:
     """One sheet's cells from A1, as calamine reads them (for the marked-up copy in feedback)."""
     workbook = python_calamine.CalamineWorkbook.from_path(str(path))
     try:

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -192,38 +191,3 @@ def validate_batch(results: Sequence[ReadResult]) -> ValidationOutcome:
     # a compact record of the run: GX's own describe_dict() of a COMPLETE result costs
     # more than the validation itself at scale
     return ValidationOutcome(per_result, bool(run.success), dict(run.statistics), summary)
-
-
-def build_data_docs(results: Sequence[ReadResult], project_dir: Path) -> Path | None:
-    """Validate ``results`` through a file-backed GX project and build its Data Docs.
-
-    The same generated suite as the nightly checks, kept on disk under ``project_dir`` so
-    an engineer can browse what was checked; returns the Data Docs index page.
-    """
-    import great_expectations as gx
-    from great_expectations.checkpoint import UpdateDataDocsAction
-
-    frame = records_frame(results)
-    if frame.empty:
-        return None
-    context = gx.get_context(mode="file", project_root_dir=str(project_dir))
-    source = context.data_sources.add_or_update_pandas("submissions")
-    asset = source.add_dataframe_asset("records")
-    batch = asset.add_batch_definition_whole_dataframe("batch")
-    suite = context.suites.add_or_update(
-        gx.ExpectationSuite(name=SUITE_NAME, expectations=_expectations(load_catalogue(), load_roster()))
-    )
-    definition = context.validation_definitions.add_or_update(
-        gx.ValidationDefinition(name=SUITE_NAME, data=batch, suite=suite)
-    )
-    checkpoint = context.checkpoints.add_or_update(
-        gx.Checkpoint(
-            name="village_reports_run",
-            validation_definitions=[definition],
-            actions=[UpdateDataDocsAction(name="update_data_docs")],
-            result_format={"result_format": "SUMMARY", "unexpected_index_column_names": ["row_id"]},
-        )
-    )
-    checkpoint.run(batch_parameters={"dataframe": frame})
-    index = next(project_dir.rglob("data_docs/local_site/index.html"), None)
-    return index

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -22,7 +22,7 @@ from sqlalchemy.sql.elements import TextClause
 from village_reports import settings
 from village_reports.catalogue import Catalogue, load_catalogue
 from village_reports.intake import Arrival
-from village_reports.reader import Problem, ReadResult, Record
+from village_reports.reader import Problem, ReadResult
 from village_reports.roster import Roster, load_roster
 
 ACCEPTED = "accepted"
@@ -203,22 +203,6 @@ def unit_history(
         return [tuple(row) for row in rows]  # type: ignore[misc]
 
 
-def submitted_results(engine: Engine, submission_ids: Iterable[str]) -> list[ReadResult]:
-    """Stored figures of some submissions, one ReadResult each (for Data Docs)."""
-    ids = sorted(set(submission_ids))
-    if not ids:
-        return []
-    statement = sql("dml/select_submission_facts")[0].bindparams(bindparam("submission_ids", expanding=True))
-    results: dict[str, ReadResult] = {}
-    with engine.connect() as connection:
-        for row in connection.execute(statement, {"submission_ids": ids}).mappings():
-            fields = dict(row)
-            submission_id = fields.pop("submission_id")
-            result = results.setdefault(submission_id, ReadResult(source=submission_id, unit_code=fields["unit_code"]))
-            result.records.append(Record(**fields))
-    return list(results.values())
-
-
 def timeliness(engine: Engine, year: int) -> list[dict[str, Any]]:
     with engine.connect() as connection:
         return [dict(row) for row in connection.execute(sql("dml/select_timeliness")[0], {"year": year}).mappings()]
@@ -368,11 +352,11 @@ def insert_totals(connection: Connection, year: int, totals: Sequence[dict[str, 
     run_sql(connection, "dml/insert_total", [{**t, "year": year} for t in totals])
 
 
-def total_sources(engine: Engine, year: int) -> Iterator[dict[str, Any]]:
+def total_sources(engine: Engine, year: int) -> Iterator[Mapping[str, Any]]:
     """Every cell behind a year's totals, in report order (streamed)."""
     with engine.connect() as connection:
         rows = connection.execution_options(stream_results=True, yield_per=_STREAM_ROWS).execute(
             sql("dml/select_total_sources")[0], {"year": year}
         )
-        for row in rows.mappings():
-            yield dict(row)
+        # read-only mappings: a county's 1.4 M rows are not copied into dicts
+        yield from rows.mappings()

@@ -1,5 +1,7 @@
-SELECT f.unit_code, f.year, f.indicator_code, f.value, f.raw_text, f.sheet, f.cell, f.note
-FROM fact_value f
-JOIN submission s ON s.submission_id = f.submission_id AND s.is_current
-WHERE f.year = :year
-ORDER BY f.unit_code, f.indicator_code;
+-- The figures in force for one year, unit by unit (streamed). Driven from the submissions
+-- in force, whose facts come in primary-key order: no sort of a county's million rows.
+SELECT s.unit_code, f.indicator_code, f.value
+FROM submission s
+JOIN fact_value f ON f.submission_id = s.submission_id
+WHERE s.year = :year AND s.is_current
+ORDER BY s.unit_code, f.indicator_code;

@@ -52,8 +52,10 @@ def test_annual_dag_is_yearly_in_local_time_and_backfillable(dagbag) -> None:
 @pytest.mark.parametrize("dag_id", ["village_reports", "village_reports_annual"])
 def test_units_are_mapped_with_labels(dagbag, dag_id: str) -> None:
     ingest = dagbag.dags[dag_id]
-    for task_id in ("read", "validate", "load"):
+    for task_id in ("batch.read", "batch.validate", "batch.load"):
         assert ingest.get_task(task_id).map_index_template == "{{ batch_label }}"
+    # mapped as one group: a batch is validated as soon as it is read, not after every batch
+    assert ingest.get_task("batch.validate").upstream_task_ids == {"batch.read"}
 
 
 @pytest.mark.parametrize("path", sorted(DAGS_DIR.glob("*.py")), ids=lambda p: p.name)
@@ -63,4 +65,4 @@ def test_dag_files_do_no_work_at_import(path: Path) -> None:
     for node in tree.body:
         if isinstance(node, ast.Import | ast.ImportFrom):
             module = node.module if isinstance(node, ast.ImportFrom) else node.names[0].name
-            assert module.split(".")[0] in {"__future__", "airflow", "pendulum", "datetime"}, module
+            assert module.split(".")[0] in {"__future__", "airflow", "pendulum", "datetime", "typing"}, module

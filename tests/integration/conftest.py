@@ -7,8 +7,9 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import uuid
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -117,3 +118,35 @@ def airflow_processes(commands: dict[str, list[str]], env: dict[str, str], logs:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
+
+
+def airflow_cli(env: dict[str, str], *args: str, timeout: int = 120) -> str:
+    """Run an airflow command; retried while SQLite's metadata DB is locked by the scheduler."""
+    for _attempt in range(6):
+        run = subprocess.run([AIRFLOW, *args], env=env, capture_output=True, text=True, timeout=timeout)
+        if run.returncode == 0 or "database is locked" not in run.stderr:
+            break
+        time.sleep(5)
+    assert run.returncode == 0, f"airflow {' '.join(args)}: {run.stderr[-2000:]}"
+    return run.stdout
+
+
+def wait_for(predicate: Callable[[], object], timeout: float, what: str) -> object:
+    """Poll until ``predicate`` returns something true; that value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(2)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def bench_module():
+    """bench/run.py, for its corpus of N synthetic submissions."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "bench" / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +15,7 @@ from sqlalchemy import create_engine, text
 from village_reports import pipeline
 from village_reports.samples import write_samples
 
-from .conftest import AIRFLOW, airflow_env, airflow_processes, free_port, scheduler_settings
+from .conftest import airflow_cli, airflow_env, airflow_processes, free_port, scheduler_settings, wait_for
 
 DAG_ID = "village_reports_annual"
 # Columns that say *when* something happened differ between two runs by design.
@@ -41,17 +39,6 @@ def _snapshot(warehouse: Path, output: Path) -> dict[str, object]:
     return views
 
 
-def _airflow(env: dict[str, str], *args: str, timeout: int = 120) -> str:
-    """Run an airflow command; retried while SQLite's metadata DB is locked by the scheduler."""
-    for _attempt in range(6):
-        run = subprocess.run([AIRFLOW, *args], env=env, capture_output=True, text=True, timeout=timeout)
-        if run.returncode == 0 or "database is locked" not in run.stderr:
-            break
-        time.sleep(5)
-    assert run.returncode == 0, f"airflow {' '.join(args)}: {run.stderr[-2000:]}"
-    return run.stdout
-
-
 @pytest.fixture
 def airflow_services(tmp_path: Path) -> Iterator[dict[str, str]]:
     port = free_port()
@@ -64,7 +51,7 @@ def airflow_services(tmp_path: Path) -> Iterator[dict[str, str]]:
         # batches of ten files: fewer task start-ups, same result (batching is a setting)
         VILLAGE_REPORTS_BATCH_SIZE="10",
     )
-    _airflow(env, "db", "migrate", timeout=300)
+    airflow_cli(env, "db", "migrate", timeout=300)
     commands = {
         "api-server": ["api-server", "--port", str(port)],
         "scheduler": ["scheduler"],
@@ -72,15 +59,6 @@ def airflow_services(tmp_path: Path) -> Iterator[dict[str, str]]:
     }
     with airflow_processes(commands, env, tmp_path / "logs"):
         yield env
-
-
-def _wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(3)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 @pytest.mark.slow
@@ -94,20 +72,15 @@ def test_backfill_of_three_years_equals_a_fresh_nightly_run(
     monkeypatch.setenv("VILLAGE_REPORTS_OUTPUT_DIR", str(nightly / "output"))
     monkeypatch.setenv("AIRFLOW_CONN_VILLAGE_WAREHOUSE", f"sqlite:///{nightly / 'data' / 'warehouse.sqlite'}")
     write_samples(nightly / "data" / "inbox")
-    pipeline.prepare_warehouse()
-    loaded = [
-        pipeline.load_batch(pipeline.validate_batch(pipeline.read_batch(batch)))
-        for batch in pipeline.plan_batches(pipeline.discover_and_archive())
-    ]
-    pipeline.finish_run(loaded)
+    pipeline.finish_run([pipeline.run_ingest()])
     for year in pipeline.reporting_years():
         pipeline.report_year(year)
 
     backfill = tmp_path / "backfill"
     shutil.copytree(nightly / "data" / "inbox", backfill / "data" / "inbox")  # the very same files
-    _wait_for(lambda: DAG_ID in _airflow(env, "dags", "list", "-o", "plain"), 180, "the DAG processor")
-    _airflow(env, "dags", "unpause", DAG_ID)
-    dry_run = _airflow(
+    wait_for(lambda: DAG_ID in airflow_cli(env, "dags", "list", "-o", "plain"), 180, "the DAG processor")
+    airflow_cli(env, "dags", "unpause", DAG_ID)
+    dry_run = airflow_cli(
         env,
         "backfill",
         "create",
@@ -120,10 +93,10 @@ def test_backfill_of_three_years_equals_a_fresh_nightly_run(
         "--dry-run",
     )
     assert [d in dry_run for d in ("2019-12-31 16:00", "2020-12-31 16:00", "2021-12-31 16:00")] == [True] * 3
-    _airflow(env, "backfill", "create", "--dag-id", DAG_ID, "--from-date", "2019-12-31", "--to-date", "2022-01-01")
+    airflow_cli(env, "backfill", "create", "--dag-id", DAG_ID, "--from-date", "2019-12-31", "--to-date", "2022-01-01")
 
     def backfill_runs() -> list[dict]:
-        output = _airflow(env, "dags", "list-runs", DAG_ID, "-o", "json")
+        output = airflow_cli(env, "dags", "list-runs", DAG_ID, "-o", "json")
         runs = json.loads(next(line for line in output.splitlines() if line.startswith("[")))
         return [r for r in runs if r["run_id"].startswith("backfill__")]
 
@@ -131,7 +104,7 @@ def test_backfill_of_three_years_equals_a_fresh_nightly_run(
         runs = backfill_runs()
         return len(runs) == 3 and all(r["state"] in ("success", "failed") for r in runs)
 
-    _wait_for(finished, 480, "the backfill runs")
+    wait_for(finished, 480, "the backfill runs")
     assert {r["state"] for r in backfill_runs()} == {"success"}
     assert _snapshot(backfill / "data" / "warehouse.sqlite", backfill / "output") == _snapshot(
         nightly / "data" / "warehouse.sqlite", nightly / "output"

@@ -310,11 +310,7 @@ def corpus_run(tmp_path_factory) -> dict:
                 kind.build(path)
             os.utime(path, (later, later))  # arrives after the good files, the same night
         inbox = {p.name: p.read_bytes() for p in folder.iterdir()}
-        pipeline.prepare_warehouse()
-        arrivals = pipeline.discover_and_archive()
-        lines = []
-        for batch in pipeline.plan_batches(arrivals, batch_size=100):  # one GX run, peers all present
-            lines += pipeline.load_batch(pipeline.validate_batch(pipeline.read_batch(batch)))
+        lines = pipeline.run_ingest(batch_size=100)  # one GX run, peers all present
         pipeline.finish_run([lines])
         with warehouse.get_engine().connect() as connection:
             received = {

@@ -4,7 +4,6 @@ Batches run on both workers, and the warehouse equals a single-process run's."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -17,7 +16,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from ..conftest import IN_CI
-from .conftest import AIRFLOW, ROOT, airflow_env, airflow_processes, free_port, scheduler_settings
+from .conftest import AIRFLOW, ROOT, airflow_env, airflow_processes, bench_module, free_port, scheduler_settings
 
 PG = os.environ.get("VILLAGE_REPORTS_TEST_PG", "postgresql+psycopg://root@127.0.0.1:5432/postgres")
 N = 1000
@@ -26,13 +25,6 @@ COMPARED = {
     "submission_status": "year, unit_code, status, file_name, error_count, warning_count",
     "file_accounting": "*",
 }
-
-
-def _bench_module():
-    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "bench" / "run.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
 
 
 def _snapshot(url: str) -> dict[str, list[tuple]]:
@@ -59,7 +51,7 @@ def celery_stack(tmp_path: Path) -> Iterator[dict]:
     meta_db = f"airflow_celery_{uuid.uuid4().hex[:8]}"
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{meta_db}"'))
-    bench = _bench_module()
+    bench = bench_module()
     bench.CORPUS = tmp_path / "corpus"
     corpus = bench.make_corpus(N)
     port = free_port()
@@ -75,6 +67,7 @@ def celery_stack(tmp_path: Path) -> Iterator[dict]:
         **scheduler_settings(port, "celery-test-secret"),
         VILLAGE_REPORTS_ROSTER=str(corpus / "roster.yaml"),
         VILLAGE_REPORTS_INBOX=str(corpus / "inbox"),
+        VILLAGE_REPORTS_BATCH_SIZE="100",  # ten batches, so that both workers get some
     )
     subprocess.run([AIRFLOW, "db", "migrate"], env=env, check=True, capture_output=True, timeout=300)
     commands = {
@@ -108,10 +101,7 @@ def test_batches_run_on_two_celery_workers_with_the_single_process_result(celery
         [
             sys.executable,
             "-c",
-            "import sys; sys.argv=['x']; "
-            "from village_reports import pipeline as p; p.prepare_warehouse(); a=p.discover_and_archive(); "
-            "s=p.peer_sample(a); [p.load_batch(p.validate_batch(p.read_batch(b), s), feedback=False) "
-            "for b in p.plan_batches(a)]",
+            "from village_reports import pipeline; pipeline.run_ingest(feedback=False)",
         ],
         env=dict(os.environ),
         check=True,
@@ -146,14 +136,14 @@ def test_batches_run_on_two_celery_workers_with_the_single_process_result(celery
             for r in connection.execute(
                 text(
                     "SELECT DISTINCT hostname FROM task_instance "
-                    "WHERE dag_id = 'village_reports' AND task_id IN ('read', 'validate', 'load')"
+                    "WHERE dag_id = 'village_reports' AND task_id IN ('batch.read', 'batch.validate', 'batch.load')"
                 )
             )
         }
         mapped = connection.execute(
-            text("SELECT COUNT(*) FROM task_instance WHERE dag_id = 'village_reports' AND task_id = 'load'")
+            text("SELECT COUNT(*) FROM task_instance WHERE dag_id = 'village_reports' AND task_id = 'batch.load'")
         ).scalar()
     meta.dispose()
     assert hosts == {"worker1", "worker2"}
-    assert mapped <= 16 + 1  # batches, not 1,000 tasks (+1: an empty scheduled run)
+    assert mapped <= 10 + 1  # batches, not 1,000 tasks (+1: an empty scheduled run)
     assert _snapshot(env["AIRFLOW_CONN_VILLAGE_WAREHOUSE"]) == _snapshot(reference)

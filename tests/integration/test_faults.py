@@ -25,11 +25,7 @@ VIEWS = ("village_indicator_values", "submission_status", "received_files", "fil
 
 
 def run_pipeline() -> list[dict]:
-    pipeline.prepare_warehouse()
-    lines = []
-    for batch in pipeline.plan_batches(pipeline.discover_and_archive()):
-        lines += pipeline.load_batch(pipeline.validate_batch(pipeline.read_batch(batch)))
-    return lines
+    return pipeline.run_ingest()
 
 
 def snapshot() -> dict[str, list[tuple]]:
@@ -81,8 +77,7 @@ def stalling(connection, name, params=None):
         time.sleep(120)
 
 warehouse.run_sql = stalling
-for batch in pipeline.plan_batches(pipeline.discover_and_archive()):
-    pipeline.load_batch(pipeline.validate_batch(pipeline.read_batch(batch)))
+pipeline.run_ingest()
 """
 
 

@@ -23,11 +23,7 @@ from village_reports.totals import compute_totals
 
 def run_pipeline() -> list[dict]:
     """What one nightly run and the report run do, without Airflow."""
-    pipeline.prepare_warehouse()
-    arrivals = pipeline.discover_and_archive()
-    lines = []
-    for batch in pipeline.plan_batches(arrivals, batch_size=7):
-        lines += pipeline.load_batch(pipeline.validate_batch(pipeline.read_batch(batch)))
+    lines = pipeline.run_ingest(batch_size=7)
     pipeline.finish_run([lines])
     for year in pipeline.reporting_years():
         pipeline.report_year(year)
@@ -91,7 +87,9 @@ def test_full_run_reproduces_the_2021_report(inbox: Path, project: Path, seed_te
     assert len(cells) == 18 and math.fsum(float(c["value"]) for c in cells) == 1137  # each total is its cells' sum
     assert "按时报送 18 个，逾期报送 1 个，未报送 0 个，退回待改 0 个" in report
     assert len(list((project / "output" / "feedback" / "2021").glob("MT*.xlsx"))) == 19
-    assert next((project / "output" / "gx").rglob("data_docs/local_site/index.html"))
+    validation_report = (project / "output" / "validation" / "index.html").read_text(encoding="utf-8")
+    assert validation_report.count("<section>") == 9 and "http" not in validation_report  # offline, every run
+    assert not (project / "data" / "staging").exists() or not any((project / "data" / "staging").iterdir())
     assert view("completeness", "year") == [(y, 19, 19, 0, 0, 1.0) for y in (2019, 2020, 2021)]
     assert len(list((project / "data" / "archive").rglob("*.xlsx"))) == 57
 
@@ -188,10 +186,7 @@ def test_rejected_file_is_quarantined_and_a_corrected_one_is_picked_up(inbox: Pa
 def test_missing_units_are_named_and_logged(project: Path, caplog) -> None:
     write_samples(settings.inbox_dir(), [2021])
     next(settings.inbox_dir().glob("2021/MT09_*")).unlink()
-    pipeline.prepare_warehouse()
-    lines = []
-    for batch in pipeline.plan_batches(pipeline.discover_and_archive()):
-        lines += pipeline.load_batch(pipeline.validate_batch(pipeline.read_batch(batch)))
+    lines = pipeline.run_ingest()
     with caplog.at_level("WARNING"):
         summary = pipeline.finish_run([lines])
     assert summary["missing"] == {2021: ["第09村（待核定）（MT09）"]}

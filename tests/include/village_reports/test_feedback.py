@@ -39,10 +39,27 @@ def test_feedback_has_verdict_problems_and_marked_copy(make_workbook, tmp_path: 
     written = write_feedback(tmp_path, arrival, result, "rejected")
     wb = openpyxl.load_workbook(written)
     summary = wb["回执"]
-    assert summary["B4"].value == "退回"
-    assert summary["B3"].value == path.name and summary["D3"].value == "2022-02-01 10:00"
+    assert summary["C4"].value == "退回"
+    assert summary["C3"].value == path.name and summary["G3"].value == "2022-02-01 10:00"
     rows = [[c.value for c in row] for row in summary.iter_rows(min_row=8)]
     assert rows[0][2:5] == ["填报表", "F7", "REV01 低保救助对象"] and "无法识别为数字" in rows[0][6]
     marked = wb["原表（标注）"]
     assert marked["F7"].value == "很多" and marked["F7"].comment and "无法识别" in marked["F7"].comment.text
     assert marked["F7"].fill.fgColor.rgb.endswith("F4CCCC")
+
+
+def test_long_messages_and_names_print_whole(make_workbook, tmp_path: Path) -> None:
+    """LibreOffice and WPS print a row at the height it is written: a long message gets
+    its lines, and the clerk's columns are as wide as their widest text."""
+    path = make_workbook(
+        mutate=lambda wb: wb["填报表"].__setitem__("F7", "很多很多很多很多很多很多很多很多很多很多很多很多很多")
+    )
+    result = read_workbook(path)
+    arrival = {"year": 2021, "file_name": path.name, "received_at": "2022-02-01T02:00:00+00:00"}
+    wb = openpyxl.load_workbook(
+        write_feedback(tmp_path, {**arrival, "archive_path": str(path), "sha256": "f" * 64}, result, "rejected")
+    )
+    summary, marked = wb["回执"], wb["原表（标注）"]
+    assert summary.row_dimensions[8].height >= 30  # the message takes two lines or more
+    names = max(marked.column_dimensions[c].width for c in "ABCDEFG")
+    assert names >= 20  # indicator names such as “小额信贷发放金额” are not cut to 14 characters
