@@ -5,18 +5,18 @@ returns a reference (run key, batch id, counts) and the data itself waits here, 
 ``<data>/staging/<run key>/``:
 
     arrivals.json                        the run's new files (discover → plan)
-    peers.json                           the run's peer sample (→ every validate)
+    peers.json                           the run's peer sample (plan → every validate)
     batches/<batch id>/arrivals.json     one batch's files (plan → read)
     batches/<batch id>/<step>.arrow      its records after read and after validate (Arrow IPC)
     batches/<batch id>/<step>.json       the rest of each file's result: who, year, problems
     batches/<batch id>/grids.jsonl       each file's sheet as read, for its 回执 (read → load)
 
 Lifetimes: a batch's folder is deleted once its load has committed; the run's folder by
-the run's last step. Everything is written to a temporary name and renamed, so a reader
-never sees half a file. A crashed run leaves its folder: a retry of the same run (same
-run key) reuses what is complete, and the next run deletes folders older than
-``STALE_AFTER``. Records are Arrow columns rather than JSON because a batch holds up to
-160,000 of them.
+the run's last step, unless a batch did not load. Everything is written to a temporary
+name and renamed, so a reader never sees half a file. A failed task's retry (or a task
+cleared in the same run) finds its inputs still there and writes its outputs anew; the
+next run deletes run folders untouched for ``STALE_AFTER``. Records are Arrow columns
+rather than JSON because a batch holds up to 320,000 of them.
 """
 
 from __future__ import annotations
@@ -105,10 +105,6 @@ def _ipc_bytes(table: pa.Table) -> bytes:
     with pa.ipc.new_file(sink, table.schema) as writer:
         writer.write_table(table)
     return sink.getvalue().to_pybytes()
-
-
-def has_results(folder: Path, step: str) -> bool:
-    return (folder / f"{step}.json").exists() and (folder / f"{step}.arrow").exists()
 
 
 def read_results(folder: Path, step: str) -> list[ReadResult]:
