@@ -92,7 +92,9 @@ def cmd_status(args: argparse.Namespace) -> int:
             f"缺报 {row['units_missing']} 个，退回 {row['units_rejected']} 个"
         )
     for row in headline:
-        print(f"  {row['year']} {row['indicator_name']}：{row['value']:g} {row['unit']}")
+        # a year whose files were all sent back has no figure in force: say so, never "0"
+        value = "暂无数据" if row["value"] is None else f"{row['value']:g} {row['unit']}"
+        print(f"  {row['year']} {row['indicator_name']}：{value}")
     print(f"outputs: {settings.output_dir()}/<year>/township_totals.csv, township_totals.xlsx, annual_report.md")
     return 0 if completeness else 1
 

@@ -202,3 +202,27 @@ def test_every_validation_run_is_kept(inbox: Path) -> None:
     assert len(runs) == 9  # 57 files in batches of 7
     assert all(evaluated == 6 and success for evaluated, success, _ in runs)
     assert sum(len(json.loads(ids)) for *_, ids in runs) == 57
+
+
+def test_status_reports_a_year_without_accepted_figures(project: Path, capsys) -> None:
+    """A partly filled workbook, the year's only file: it is sent back, the year has no
+    figure in force, and `status` says so instead of failing on a missing number."""
+    from village_reports.__main__ import main
+
+    write_samples(settings.inbox_dir(), [2021])
+    first, *others = sorted(settings.inbox_dir().glob("2021/*.xlsx"))
+    for path in others:
+        path.unlink()
+    workbook = openpyxl.load_workbook(first)
+    ws = workbook[DATA_SHEET]
+    code_col, value_col = COLUMNS.index(COL_CODE) + 1, COLUMNS.index(COL_VALUE) + 1
+    coded = [r for r in range(1, ws.max_row + 1) if ws.cell(row=r, column=code_col).value]
+    for row in coded[6:]:  # the header and five figures stay; the rest is left blank
+        ws.cell(row=row, column=value_col).value = None
+    workbook.save(first)
+    pipeline.finish_run([pipeline.run_ingest()])
+    pipeline.report_year(2021)
+    capsys.readouterr()
+    assert main(["status"]) == 0
+    out = capsys.readouterr().out
+    assert "2021 低保救助对象：暂无数据" in out
