@@ -35,6 +35,30 @@ def require_tool(name: str) -> str:
     return path
 
 
+def libreoffice_convert(source: Path, target: str, out_dir: Path) -> Path:
+    """``source`` saved by LibreOffice as ``target`` (xlsx, ods, pdf…) into ``out_dir``,
+    with a profile of its own under ``out_dir``; the converted file's path."""
+    import subprocess
+
+    soffice = require_tool("soffice")
+    subprocess.run(
+        [
+            soffice,
+            "--headless",
+            f"-env:UserInstallation=file://{out_dir}/lo-profile",
+            "--convert-to",
+            target,
+            "--outdir",
+            str(out_dir),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    return out_dir / f"{source.stem}.{target.split(':')[0]}"
+
+
 @pytest.fixture(scope="session")
 def catalogue() -> Catalogue:
     return load_catalogue()

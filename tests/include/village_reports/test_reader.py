@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
 import zipfile
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from openpyxl import Workbook
 from village_reports.reader import cell_ref, parse_number, read_workbook
 from village_reports.template import COL_CODE, COL_VALUE, COLUMNS, DATA_SHEET, INSTRUCTIONS_SHEET, LABEL_VERSION
 
-from ...conftest import require_tool
+from ...conftest import libreoffice_convert
 
 VALUE_COL = COLUMNS.index(COL_VALUE) + 1
 CODE_COL = COLUMNS.index(COL_CODE) + 1
@@ -347,25 +346,8 @@ def test_legacy_xls(tmp_path: Path, roster, catalogue, sample_2021) -> None:
 @pytest.mark.libreoffice
 @pytest.mark.parametrize("target", ["xlsx", "xls", "ods"])
 def test_resaved_by_libreoffice(make_workbook, tmp_path: Path, sample_2021, target: str) -> None:
-    soffice = require_tool("soffice")
     source = make_workbook(mutate=set_value("REV01", "=100+37"))  # LibreOffice calculates it
-    out = tmp_path / "resaved"
-    subprocess.run(
-        [
-            soffice,
-            "--headless",
-            f"-env:UserInstallation=file://{tmp_path}/lo-profile",
-            "--convert-to",
-            target,
-            "--outdir",
-            str(out),
-            str(source),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    result = read_workbook(out / f"{source.stem}.{target}")
+    result = read_workbook(libreoffice_convert(source, target, tmp_path / "resaved"))
     expected = dict(sample_2021["MT01"], REV01=137)
     assert result.unit_code == "MT01" and result.year == 2021
     assert [p for p in result.problems if p.severity != "info"] == []

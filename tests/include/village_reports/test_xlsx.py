@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import zipfile
 from datetime import date, datetime
 from io import BytesIO
@@ -13,7 +12,7 @@ import pytest
 
 from village_reports.xlsx import STYLE, Sheet, workbook_bytes
 
-from ...conftest import require_tool
+from ...conftest import libreoffice_convert
 
 
 def _sheet() -> Sheet:
@@ -53,23 +52,7 @@ def test_the_zip_is_whole_and_the_same_for_the_same_content() -> None:
 
 @pytest.mark.libreoffice
 def test_libreoffice_opens_it(tmp_path: Path) -> None:
-    soffice = require_tool("soffice")
     source = tmp_path / "回执.xlsx"
     source.write_bytes(workbook_bytes([Sheet("回执", [["审核结论", "退回"]]), _sheet()]))
-    subprocess.run(
-        [
-            soffice,
-            "--headless",
-            f"-env:UserInstallation=file://{tmp_path}/lo-profile",
-            "--convert-to",
-            "ods",
-            "--outdir",
-            str(tmp_path),
-            str(source),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    resaved = tmp_path / "回执.ods"
+    resaved = libreoffice_convert(source, "ods", tmp_path)
     assert resaved.exists() and resaved.stat().st_size > 1000
