@@ -1,4 +1,4 @@
-"""Command line: ``python -m village_reports templates|samples|summary``.
+"""Command line: ``python -m village_reports templates|samples|summary|status|dictionary``.
 
 Operators' tools outside Airflow: hand out blank templates, create the sample inbox, and
 read an inbox to see what each unit sent.
@@ -10,6 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from village_reports.catalogue import load_catalogue
 from village_reports.reader import read_workbook
@@ -79,13 +80,23 @@ def cmd_dictionary(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     """The warehouse at a glance: completeness per year and the headline totals."""
+    from sqlalchemy.exc import DBAPIError
+
     from village_reports import settings, warehouse
 
     engine = warehouse.get_engine()
-    with engine.connect() as connection:
-        completeness = connection.execute(warehouse.sql("dml/select_completeness")[0]).mappings().all()
-        headline = connection.execute(warehouse.sql("dml/select_headline_totals")[0]).mappings().all()
-    print(f"warehouse: {engine.url.render_as_string(hide_password=True)}")
+    print(f"数据仓库（warehouse）：{engine.url.render_as_string(hide_password=True)}")
+    try:
+        with engine.connect() as connection:
+            completeness = connection.execute(warehouse.sql("dml/select_completeness")[0]).mappings().all()
+            headline = connection.execute(warehouse.sql("dml/select_headline_totals")[0]).mappings().all()
+    except DBAPIError:  # no schema yet: nothing has been loaded
+        completeness, headline = [], []
+    finally:
+        engine.dispose()
+    if not completeness:
+        print("仓库里还没有任何年度的数据：请先运行 make run，或在 Airflow 中运行 village_reports。")
+        return 1
     for row in completeness:
         print(
             f"{row['year']}年：应报 {row['units_expected']} 个单位，数据在用 {row['units_with_figures']} 个，"
@@ -95,26 +106,58 @@ def cmd_status(args: argparse.Namespace) -> int:
         # a year whose files were all sent back has no figure in force: say so, never "0"
         value = "暂无数据" if row["value"] is None else f"{row['value']:g} {row['unit']}"
         print(f"  {row['year']} {row['indicator_name']}：{value}")
-    print(f"outputs: {settings.output_dir()}/<year>/township_totals.csv, township_totals.xlsx, annual_report.md")
-    return 0 if completeness else 1
+    print(f"汇总结果：{settings.output_dir()}/<年度>/township_totals.csv、township_totals.xlsx、annual_report.md")
+    return 0
+
+
+class _ChineseHelp(argparse.HelpFormatter):
+    """Help in Chinese, with each option's default where it has one."""
+
+    def add_usage(self, usage: Any, actions: Any, groups: Any, prefix: str | None = None) -> None:
+        super().add_usage(usage, actions, groups, prefix or "用法：")
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default in (None, False, argparse.SUPPRESS) or not action.option_strings:
+            return action.help
+        return f"{action.help}（默认：%(default)s）"
+
+
+def _chinese(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """argparse's own words ("options", "show this help message") in Chinese."""
+    parser._optionals.title = "选项"
+    parser.add_argument("-h", "--help", action="help", help="显示帮助并退出")
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m village_reports", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    templates = commands.add_parser("templates", help="write blank templates for every unit")
-    templates.add_argument("--out", default="output/templates")
-    templates.add_argument("--years", help="comma-separated, default: the sample years")
-    samples = commands.add_parser("samples", help="write sample submissions into an empty inbox")
-    samples.add_argument("--inbox", default="data/inbox")
-    samples.add_argument("--years")
-    samples.add_argument("--force", action="store_true", help="write even if the inbox is not empty")
-    summary = commands.add_parser("summary", help="read every workbook in the inbox")
-    summary.add_argument("--inbox", default="data/inbox")
-    summary.add_argument("-v", "--verbose", action="store_true", help="list every problem")
-    commands.add_parser("status", help="completeness and headline totals from the warehouse")
-    dictionary = commands.add_parser("dictionary", help="write the data dictionary generated from the catalogue")
-    dictionary.add_argument("--out", default="output/data_dictionary.md")
+    parser = _chinese(
+        argparse.ArgumentParser(
+            prog="python -m village_reports",
+            description="村级报表的操作工具（不经 Airflow）：生成空白模板和示例报表，读取收件箱，查看仓库概况。",
+            formatter_class=_ChineseHelp,
+            add_help=False,
+        )
+    )
+    commands = parser.add_subparsers(dest="command", required=True, title="命令", metavar="命令")
+
+    def command(name: str, summary: str) -> argparse.ArgumentParser:
+        return _chinese(
+            commands.add_parser(name, help=summary, description=summary, formatter_class=_ChineseHelp, add_help=False)
+        )
+
+    templates = command("templates", "为名册中每个单位生成空白模板")
+    templates.add_argument("--out", default="output/templates", help="模板写入的文件夹，按年度分子文件夹")
+    templates.add_argument("--years", help="年度，逗号分隔，如 2021,2022；不填则为示例数据的年度")
+    samples = command("samples", "在空收件箱中写入示例报表（收件箱里已有文件时不写）")
+    samples.add_argument("--inbox", default="data/inbox", help="收件箱文件夹")
+    samples.add_argument("--years", help="年度，逗号分隔；不填则为示例数据的年度")
+    samples.add_argument("--force", action="store_true", help="收件箱里已有文件也照样写入")
+    summary = command("summary", "逐个读取收件箱中的报表，每个文件一行")
+    summary.add_argument("--inbox", default="data/inbox", help="收件箱文件夹")
+    summary.add_argument("-v", "--verbose", action="store_true", help="列出每个问题")
+    command("status", "仓库概况：各年度报送完整性和主要合计数")
+    dictionary = command("dictionary", "由指标目录生成数据字典")
+    dictionary.add_argument("--out", default="output/data_dictionary.md", help="数据字典文件")
     args = parser.parse_args(argv)
     handlers = {
         "templates": cmd_templates,

@@ -6,6 +6,7 @@ Owner of ``data/catalogue.yaml``. Every other stage asks this module, never the 
 from __future__ import annotations
 
 import operator
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -61,7 +62,7 @@ class Indicator:
     phrase: dict[str, Any] = field(default_factory=lambda: {"style": "exact"})
     quote: str | None = None
     quoted: bool = True
-    required: bool = True  # blank is an error (compulsory); false: blank is "not reported"
+    required: bool = True  # a blank is listed in the 回执 and counts against completeness; false: silent
     numerator: str | None = None
     denominator: str | None = None
     scale: float = 1.0
@@ -72,6 +73,12 @@ class Indicator:
     def is_filled_in(self) -> bool:
         """True when a unit types this figure into its workbook (not derived)."""
         return self.reporter != "derived"
+
+    @property
+    def number_format(self) -> str:
+        """How a workbook shows the figure: thousands separated, in the places it keeps
+        (1,137 人; 784.5 万元; 6.52 公里). A percentage is a number of % (72.5), not a fraction."""
+        return "#,##0" + ("." + "0" * self.decimals if self.decimals else "")
 
     @property
     def minimum(self) -> float:
@@ -96,7 +103,7 @@ class Indicator:
 @dataclass(frozen=True)
 class Catalogue:
     version: str
-    template_version: str
+    template_revision: int
     older_template_versions: tuple[str, ...]
     sections: tuple[Section, ...]
     indicators: tuple[Indicator, ...]
@@ -116,6 +123,24 @@ class Catalogue:
     @property
     def codes(self) -> tuple[str, ...]:
         return tuple(i.code for i in self.indicators)
+
+    def template_version_for(self, year: int) -> str:
+        """What the template for ``year`` says in 模板版本: '2022.1'."""
+        return f"{year}.{self.template_revision}"
+
+    def template_status(self, version: str, year: int | None) -> Literal["current", "old", "unknown"]:
+        """A workbook's 模板版本 against its report year: the current template, an older one
+        (an earlier year's or revision's, or one listed), or one we never issued."""
+        issued = re.fullmatch(r"(\d{4})\.(\d+)", version.strip())
+        if year is None:  # nothing to compare with: any year's current revision will do
+            return "current" if issued and int(issued[2]) == self.template_revision else "unknown"
+        if version.strip() == self.template_version_for(year):
+            return "current"
+        if version.strip() in self.older_template_versions:
+            return "old"
+        if issued and (int(issued[1]), int(issued[2])) < (year, self.template_revision):
+            return "old"
+        return "unknown"
 
     def section(self, code: str) -> Section:
         return next(s for s in self.sections if s.code == code)
@@ -196,7 +221,7 @@ def check_catalogue(catalogue: Catalogue) -> list[str]:
 def _parse(raw: dict[str, Any]) -> Catalogue:
     return Catalogue(
         version=str(raw["catalogue_version"]),
-        template_version=str(raw["template_version"]),
+        template_revision=int(raw["template_revision"]),
         older_template_versions=tuple(str(v) for v in raw.get("older_template_versions", [])),
         sections=tuple(Section(**s) for s in raw["sections"]),
         indicators=tuple(_indicator(i) for i in raw["indicators"]),
@@ -227,7 +252,8 @@ def data_dictionary(catalogue: Catalogue) -> str:
     lines = [
         "# 数据字典 · Data dictionary",
         "",
-        f"Generated from the indicator catalogue, version {catalogue.version} (template {catalogue.template_version}).",
+        f"Generated from the indicator catalogue, version {catalogue.version} "
+        f"(template version <year>.{catalogue.template_revision}, e.g. {catalogue.template_version_for(2022)}).",
         "`indicator_code` is the key in `dim_indicator`, `fact_value`, `township_totals` and",
         "`village_indicator_values`. A blank value (NULL) means 'not reported'; 0 means 'none'.",
         "",

@@ -6,7 +6,9 @@ neutralised before it is written, so nothing a village typed can run as a formul
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from itertools import zip_longest
 from pathlib import Path
@@ -20,6 +22,7 @@ from village_reports.catalogue import Catalogue, load_catalogue
 from village_reports.files import link_atomically, write_atomically
 from village_reports.reader import Grid, Problem, ReadResult, read_grid
 from village_reports.roster import Roster, load_roster
+from village_reports.validation import REQUIRED_MISSING
 from village_reports.xlsx import STYLE, Sheet, workbook_bytes
 
 VERDICTS = {
@@ -55,21 +58,117 @@ ALL_FEEDBACK_DIR = "全部回执"
 
 
 def feedback_paths(out_dir: Path, year: int, unit_code: str | None, submission_id: str, roster: Roster) -> list[Path]:
-    """Where one submission's 回执 goes: ``<out>/feedback/<year>/<unit code>.xlsx`` (the unit's
-    latest), and a copy per submission under 全部回执/ so that none is overwritten."""
-    name = unit_code if unit_code and roster.get(unit_code) else "未识别"
+    """Where one submission's 回执 goes: ``<out>/feedback/<year>/MT02_白若村_2021年回执.xlsx``
+    (the unit's latest), and a copy per submission under 全部回执/ so that none is overwritten.
+    The names carry the unit's name and the year, as a clerk would name them."""
+    unit = roster.get(unit_code) if unit_code else None
     folder = out_dir / "feedback" / str(year)
-    per_submission = folder / ALL_FEEDBACK_DIR / f"{name}_{submission_id[:12]}.xlsx"
-    return [per_submission] if name == "未识别" else [folder / f"{name}.xlsx", per_submission]
+    if unit is None:
+        return [folder / ALL_FEEDBACK_DIR / f"未识别_{year}年回执_{submission_id[:12]}.xlsx"]
+    stem = f"{unit.code}_{_UNSAFE_IN_NAMES.sub('_', unit.name)}_{year}年回执"
+    return [folder / f"{stem}.xlsx", folder / ALL_FEEDBACK_DIR / f"{stem}_{submission_id[:12]}.xlsx"]
+
+
+_UNSAFE_IN_NAMES = re.compile(r'[\\/:*?"<>|\s]+')
+
+
+LOCAL_TIME = ZoneInfo("Asia/Shanghai")
 
 
 def _local_time(iso_utc: str) -> str:
-    return datetime.fromisoformat(iso_utc).astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
+    return datetime.fromisoformat(iso_utc).astimezone(LOCAL_TIME).strftime("%Y-%m-%d %H:%M")
+
+
+def _rank(problem: Problem) -> int:
+    """Errors that need a different number first, then blanks, then hints, then notes."""
+    if problem.code == REQUIRED_MISSING:
+        return 1
+    return {"error": 0, "warning": 2, "info": 3}.get(problem.severity, 4)
 
 
 def _ordered(problems: Sequence[Problem]) -> list[Problem]:
-    rank = {"error": 0, "warning": 1, "info": 2}
-    return sorted(problems, key=lambda p: rank.get(p.severity, 3))
+    return sorted(problems, key=_rank)
+
+
+def row_ranges(cells: Sequence[str]) -> str:
+    """Rows of ``cells`` as a clerk reads them: "8–12、15、20–54"."""
+    rows = sorted({coordinate_from_string(cell)[1] for cell in cells if cell})
+    spans: list[list[int]] = []
+    for row in rows:
+        if spans and row == spans[-1][1] + 1:
+            spans[-1][1] = row
+        else:
+            spans.append([row, row])
+    return "、".join(str(a) if a == b else f"{a}–{b}" for a, b in spans)
+
+
+BLANK_TEXT = "未填（按未报告）"
+
+
+def _blank_summary(blanks: Sequence[Problem]) -> str:
+    """One line for every compulsory figure left blank, with the rows listed."""
+    return (
+        f"以下 {len(blanks)} 项没有填写，已按“未报告”统计，不计入合计：第 {row_ranges([p.cell for p in blanks])} 行"
+        "（原表中已标出）。没有发生的请填 0；其余数字补齐后请将整张表重新报送，新文件将替换本次报送。"
+    )
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where a file stands: against the deadline, and among its unit's files for the year.
+    Each file is a mapping with ``file_name`` and ``received_at`` (ISO 8601 UTC)."""
+
+    deadline: str  # ISO 8601 UTC
+    replaces: Mapping[str, Any] | None = None  # the earlier file whose figures this one replaces
+    replaced_by: Mapping[str, Any] | None = None  # the later file whose figures replace this one's
+    in_force: Mapping[str, Any] | None = None  # a rejected file: the file whose figures still stand
+
+
+def _file_text(file: Mapping[str, Any]) -> str:
+    return f"{_local_time(file['received_at'])} 收到的“{neutralise(file['file_name'])}”"
+
+
+def standings(
+    files: Mapping[tuple[str, int], Sequence[Mapping[str, Any]]], deadline: Callable[[int], str]
+) -> dict[str, Standing]:
+    """The standing of every file listed, by submission id. ``files`` holds each unit's files
+    for a year, oldest first, as the warehouse has them after a load; ``deadline`` gives a
+    year's deadline. Each accepted file replaces the accepted one before it."""
+    found = {}
+    for (_, year), listed in files.items():
+        current = next((f for f in listed if f["is_current"]), None)
+        accepted = [f for f in listed if f["status"] in VERDICTS and f["status"] != "rejected"]
+        for file in listed:
+            if file in accepted:
+                n = accepted.index(file)
+                before = accepted[n - 1] if n else None
+                after = accepted[n + 1] if n + 1 < len(accepted) else None
+                found[file["submission_id"]] = Standing(deadline(year), replaces=before, replaced_by=after)
+            else:
+                found[file["submission_id"]] = Standing(deadline(year), in_force=current)
+    return found
+
+
+def standing_text(received_at: str, year: int, standing: Standing) -> str:
+    """On time or late, with both times; and what replaced what."""
+    deadline = datetime.fromisoformat(standing.deadline).astimezone(LOCAL_TIME)
+    received = datetime.fromisoformat(received_at).astimezone(LOCAL_TIME)
+    due = f"{year} 年度报表截止时间 {deadline:%Y-%m-%d %H:%M}"
+    if received <= deadline:
+        text = f"按时报送（{due}）。"
+    else:
+        days = (received.date() - deadline.date()).days
+        text = (
+            f"逾期报送：本文件 {received:%Y-%m-%d %H:%M} 收到，{due}，逾期 {days} 天。"
+            "数字照常审核和汇总，报送情况中计为逾期。"
+        )
+    if standing.replaces:
+        text += f"本文件替换了 {_file_text(standing.replaces)}，{year} 年度的数字以本文件为准。"
+    if standing.replaced_by:
+        text += f"本文件已被 {_file_text(standing.replaced_by)} 替换，其中的数字不再使用。"
+    if standing.in_force:
+        text += f"{year} 年度的数字仍以 {_file_text(standing.in_force)} 为准。"
+    return text
 
 
 def _summary_sheet(
@@ -78,6 +177,7 @@ def _summary_sheet(
     status: str,
     catalogue: Catalogue,
     roster: Roster,
+    standing: Standing | None = None,
 ) -> Sheet:
     verdict, colour, advice = VERDICTS[status]
     unit = roster.get(result.unit_code or "")
@@ -85,12 +185,16 @@ def _summary_sheet(
         f"{unit.name}（{unit.code}）" if unit else neutralise(result.unit_name or result.unit_code or "未能识别")
     )
     errors = sum(p.severity == "error" for p in result.problems)
-    warnings = sum(p.severity == "warning" for p in result.problems)
+    blank = sum(p.code == REQUIRED_MISSING for p in result.problems)
+    warnings = sum(p.severity == "warning" for p in result.problems) - blank
     filled = sum(r.value is not None for r in result.records)
+    counted = f"共读取 {filled} 项数据" + (f"、{blank} 项未填" if blank else "")
+    explained = f"{counted}，发现 {errors} 个错误、{warnings} 个提示。{advice}"
+    standing_line = standing_text(arrival["received_at"], arrival["year"], standing) if standing else ""
     label = STYLE["label"]
     # labels span A:B and values C:E, so that neither runs into the other on paper
     rows: list[Sequence[Any]] = [
-        [("毛田镇村级报表 回执", STYLE["title"])],
+        [(f"{roster.place}村级报表 回执", STYLE["title"])],
         [("报送单位", label), "", unit_text, "", "", ("报告年度", label), arrival["year"]],
         [
             ("报送文件", label),
@@ -105,18 +209,29 @@ def _summary_sheet(
         [
             ("审核说明", label),
             "",
-            (f"共读取 {filled} 项数据，发现 {errors} 个错误、{warnings} 个提示。{advice}", STYLE["wrap"]),
+            (explained, STYLE["wrap"]),
+        ],
+        [
+            ("报送情况", label),
+            "",
+            (standing_line, STYLE["wrap"]),
         ],
         [],
         [(heading, STYLE["header"]) for heading in HEADINGS],
     ]
     raw = {r.indicator_code: r.raw_text for r in result.records}
     wrap = STYLE["wrap"]
-    heights = {5: 48.0}
-    for n, problem in enumerate(_ordered(result.problems), start=1):
+    # the verdict's explanation and the standing span C:G, the message column and four more
+    heights = {5: max(30.0, _height(explained, _SPAN_WIDTH)), 6: _height(standing_line, _SPAN_WIDTH)}
+    blanks = [p for p in result.problems if p.code == REQUIRED_MISSING]
+    listed = [p for p in _ordered(result.problems) if p.code != REQUIRED_MISSING]
+    first_hint = next((i for i, p in enumerate(listed) if _rank(p) > 1), len(listed))
+    for n, problem in enumerate(listed, start=1):
+        if blanks and n == first_hint + 1:
+            rows.append(_blank_row(blanks, heights, len(rows) + 1))
         indicator = catalogue.get(problem.indicator_code) if problem.indicator_code else None
         # LibreOffice and WPS keep a row's height as written: give a long message its lines
-        heights[len(rows) + 1] = 15.0 * max(1, -(-display_width(problem.message) // MESSAGE_WIDTH))
+        heights[len(rows) + 1] = _height(problem.message)
         rows.append(
             [
                 (n, wrap),
@@ -128,6 +243,8 @@ def _summary_sheet(
                 (neutralise(problem.message), wrap),
             ]
         )
+    if blanks and first_hint == len(listed):
+        rows.append(_blank_row(blanks, heights, len(rows) + 1))
     if not result.problems:
         rows.append(["", "", "", "", "", "", "没有发现问题。"])
     return Sheet(
@@ -135,13 +252,35 @@ def _summary_sheet(
         rows,
         widths=(6, 14, 12, 8, 30, 16, MESSAGE_WIDTH + 2),
         heights=heights,
-        merges=("A1:G1", "A2:B2", "C2:E2", "A3:B3", "C3:E3", "A4:B4", "C4:G4", "A5:B5", "C5:G5"),
+        merges=("A1:G1", "A2:B2", "C2:E2", "A3:B3", "C3:E3", "A4:B4", "C4:G4", "A5:B5", "C5:G5", "A6:B6", "C6:G6"),
         freeze_row=len(HEADING_ROWS),
         landscape=True,
     )
 
 
+def _height(message: str, width: int | None = None) -> float:
+    """A row's height for ``message`` wrapped at ``width`` Latin characters (the message column's)."""
+    return 15.0 * max(1, -(-display_width(message) // (width or MESSAGE_WIDTH)))
+
+
+def _blank_row(blanks: Sequence[Problem], heights: dict[int, float], row: int) -> list[Any]:
+    """The blanks as one row of the problem table, numbered "—" as it stands for many cells."""
+    message = _blank_summary(blanks)
+    heights[row] = _height(message)
+    wrap = STYLE["wrap"]
+    return [
+        ("—", wrap),
+        (BLANK_TEXT, STYLE["warning"]),
+        (neutralise(blanks[0].sheet), wrap),
+        (f"{len(blanks)} 格", wrap),
+        (f"{len(blanks)} 项指标", wrap),
+        ("（空）", wrap),
+        (message, wrap),
+    ]
+
+
 HEADINGS = ("序号", "类别", "工作表", "单元格", "指标", "填写内容", "问题与修改方法")
+_SPAN_WIDTH = 110  # Latin characters across C:G (136 wide), less what wrapping at word ends loses
 MESSAGE_WIDTH = 68  # characters of Latin width in the message column; a Chinese one takes two
 
 
@@ -151,7 +290,7 @@ def display_width(text: Any) -> int:
     return len(text) + (len(text.encode("utf-8")) - len(text)) // 2
 
 
-HEADING_ROWS = range(7)  # title, unit, file, verdict, summary, blank, column headings
+HEADING_ROWS = range(8)  # title, unit, file, verdict, summary, standing, blank, column headings
 _VERDICT_STYLES = {"00A65A": STYLE["verdict_green"], "F39C12": STYLE["verdict_orange"], "DD4B39": STYLE["verdict_red"]}
 _SEVERITY_STYLES = {"error": STYLE["error"], "warning": STYLE["warning"]}
 
@@ -200,11 +339,12 @@ def feedback_bytes(
     catalogue: Catalogue | None = None,
     roster: Roster | None = None,
     grid: Grid | None = None,
+    standing: Standing | None = None,
 ) -> bytes:
     """The 回执 of one processed submission, as the bytes of an .xlsx file."""
     catalogue = catalogue or load_catalogue()
     roster = roster or load_roster()
-    sheets = [_summary_sheet(arrival, result, status, catalogue, roster)]
+    sheets = [_summary_sheet(arrival, result, status, catalogue, roster, standing)]
     marked = _marked_copy(arrival["archive_path"], result, grid)
     if marked is not None:
         sheets.append(marked)
@@ -219,13 +359,16 @@ def write_feedback(
     catalogue: Catalogue | None = None,
     roster: Roster | None = None,
     grid: Grid | None = None,
+    standing: Standing | None = None,
+    latest: bool = True,
 ) -> Path:
-    """Write the 回执 for one processed submission; returns the per-submission copy."""
+    """Write the 回执 for one processed submission; returns the per-submission copy.
+    ``latest`` also names it the unit's latest 回执 (not when an earlier one is rewritten)."""
     roster = roster or load_roster()
-    data = feedback_bytes(arrival, result, status, catalogue, roster, grid)
+    data = feedback_bytes(arrival, result, status, catalogue, roster, grid, standing)
     paths = feedback_paths(out_dir, arrival["year"], result.unit_code, arrival["sha256"], roster)
-    *latest, kept = paths
+    *names, kept = paths
     write_atomically(kept, data)
-    for path in latest:  # the unit's latest 回执 is the same file: a second name, not a second write
+    for path in names if latest else ():  # the same file: a second name, not a second write
         link_atomically(kept, path)
     return kept

@@ -19,7 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from village_reports import intake, rules, settings, staging, totals, warehouse
-from village_reports.feedback import write_feedback
+from village_reports.feedback import Standing, standings, write_feedback
 from village_reports.intake import Arrival
 from village_reports.reader import ReadResult, read_workbook_and_grid
 from village_reports.report import write_outputs
@@ -263,11 +263,18 @@ def load_files(batch: BatchRef, feedback: bool = True) -> list[dict[str, Any]]:
     statuses = warehouse.load_submissions(engine, items)
     loaded = time.perf_counter()
     grids = staging.read_grids(folder) if feedback else []
+    deadline = load_rules().deadline
+    pairs = {(r.unit_code, a.year) for a, r in items if r.unit_code}
+    files = warehouse.unit_year_files(engine, pairs) if feedback else {}
+    standing = standings(files, deadline)
     lines = []
     for n, ((arrival, result), status) in enumerate(zip(items, statuses, strict=True)):
         if feedback:
             grid = grids[n] if grids else None
-            write_feedback(settings.output_dir(), arrival.to_dict(), result, status, roster=roster, grid=grid)
+            this = standing.get(arrival.sha256) or Standing(deadline(arrival.year))
+            write_feedback(
+                settings.output_dir(), arrival.to_dict(), result, status, roster=roster, grid=grid, standing=this
+            )
         unit = roster.get(result.unit_code or "")
         lines.append(
             {
@@ -283,12 +290,33 @@ def load_files(batch: BatchRef, feedback: bool = True) -> list[dict[str, Any]]:
         )
         if status == warehouse.REJECTED:
             log.warning("rejected %s: %s", arrival.file_name, "; ".join(p.message for p in result.problems[:3]))
+    if feedback:
+        _rewrite_replaced(engine, files, standing, {a.sha256 for a, _ in items})
     # make bench reads these two figures from the task logs: keep their wording
     log.info("loaded %d file(s) in %.3f s", len(items), loaded - begun)
     if feedback:
         log.info("wrote %d 回执 in %.3f s", len(items), time.perf_counter() - loaded)
     staging.remove(folder)
     return lines
+
+
+def _rewrite_replaced(
+    engine: Any, files: dict[tuple[str, int], list[dict[str, Any]]], standing: dict[str, Standing], batch: set[str]
+) -> None:
+    """An earlier file's 回执, written again to say that a file of this batch replaced it.
+    Rebuilt from what the warehouse stored for it: the file is not read or judged again."""
+    roster = load_roster()
+    for listed in files.values():
+        for file in listed:
+            this = standing[file["submission_id"]]
+            if file["submission_id"] in batch or not this.replaced_by or this.replaced_by["submission_id"] not in batch:
+                continue
+            result = warehouse.stored_result(engine, file["submission_id"], file["file_name"])
+            arrival = {**file, "sha256": file["submission_id"]}
+            write_feedback(
+                settings.output_dir(), arrival, result, file["status"], roster=roster, standing=this, latest=False
+            )
+            log.info("回执 of %s now says it was replaced by %s", file["file_name"], this.replaced_by["file_name"])
 
 
 def load_batch(batch: BatchRef, feedback: bool = True) -> dict[str, Any]:

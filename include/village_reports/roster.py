@@ -47,6 +47,11 @@ class Roster:
         """Every unit that submits a workbook: the villages, then 镇本级."""
         return (*self.villages, self.township)
 
+    @property
+    def place(self) -> str:
+        """The township's own name as titles print it: 镇本级's name without 本级 ("毛田镇")."""
+        return self.township.name.removesuffix("本级")
+
     def get(self, code: str) -> Unit | None:
         return self._by_code.get(code)  # type: ignore[attr-defined]
 

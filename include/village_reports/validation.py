@@ -20,6 +20,12 @@ from village_reports.reader import Problem, ReadResult, Record
 from village_reports.roster import Roster, load_roster
 
 SUITE_NAME = "village_submission"
+# A compulsory figure left blank. The file is still accepted: a village may send what it
+# has and the rest later, in a fuller file that replaces this one (README, 填报约定). The
+# blank counts as "not reported" in the totals' completeness and is listed in the 回执.
+REQUIRED_MISSING = "value.required_missing"
+NO_FIGURES = "table.no_figures"
+NO_FIGURES_MESSAGE = "表中没有填写任何数字，请填写后再报送（没有发生的填 0）。"
 
 
 def _expectations(catalogue: Catalogue, roster: Roster) -> list[Any]:
@@ -60,12 +66,13 @@ def _expectations(catalogue: Catalogue, roster: Roster) -> list[Any]:
         (
             # compulsory indicators left blank (a cell with unreadable text has its own error)
             gxe.ExpectColumnValuesToNotBeNull(column="answer"),
-            "value.required_missing",
-            "“{name}”是必填指标，没有填写；没有发生请填 0。",
+            REQUIRED_MISSING,
+            "“{name}”没有填写，按未报告统计；没有发生请填 0，有数字请补填后整表重新报送。",
         ),
     ]
     for expectation, problem_code, message in checks:
-        expectation.meta = {"problem_code": problem_code, "message": message}
+        severity = "warning" if problem_code == REQUIRED_MISSING else "error"
+        expectation.meta = {"problem_code": problem_code, "message": message, "severity": severity}
     return [expectation for expectation, _, _ in checks]
 
 
@@ -166,13 +173,16 @@ def validate_batch(results: Sequence[ReadResult]) -> ValidationOutcome:
             per_result[int(row["result_index"])].append(
                 Problem(
                     meta["problem_code"],
-                    "error",
+                    meta.get("severity", "error"),
                     meta["message"].format(**fields),
                     sheet=str(row["sheet"]),
                     cell=str(row["cell"]),
                     indicator_code=str(row["indicator_code"]),
                 )
             )
+    for index, result in enumerate(results):
+        if result.records and all(record.value is None for record in result.records):
+            per_result[index].append(Problem(NO_FIGURES, "error", NO_FIGURES_MESSAGE, sheet=result.sheet or ""))
     summary = {
         "suite": SUITE_NAME,
         "success": bool(run.success),

@@ -22,7 +22,7 @@ from sqlalchemy.sql.elements import TextClause
 from village_reports import settings
 from village_reports.catalogue import Catalogue, load_catalogue
 from village_reports.intake import Arrival
-from village_reports.reader import Problem, ReadResult
+from village_reports.reader import Problem, ReadResult, Record
 from village_reports.roster import Roster, load_roster
 
 ACCEPTED = "accepted"
@@ -201,6 +201,42 @@ def unit_history(
     with engine.connect() as connection:
         rows = connection.execute(statement, {"unit_codes": codes, "first_year": first_year, "last_year": last_year})
         return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
+def unit_year_files(engine: Engine, pairs: Iterable[tuple[str, int]]) -> dict[tuple[str, int], list[dict[str, Any]]]:
+    """Every file received for each (unit, year) of ``pairs``, oldest first."""
+    pairs = set(pairs)
+    found: dict[tuple[str, int], list[dict[str, Any]]] = {pair: [] for pair in pairs}
+    if not pairs:
+        return found
+    statement = sql("dml/select_unit_year_files")[0].bindparams(
+        bindparam("unit_codes", expanding=True), bindparam("years", expanding=True)
+    )
+    params = {"unit_codes": sorted({u for u, _ in pairs}), "years": sorted({y for _, y in pairs})}
+    with engine.connect() as connection:
+        for row in connection.execute(statement, params).mappings():
+            key = (row["unit_code"], row["year"])
+            if key in found:
+                found[key].append({**row, "is_current": bool(row["is_current"])})
+    return found
+
+
+def stored_result(engine: Engine, submission_id: str, file_name: str) -> ReadResult:
+    """A submission as it was loaded (figures with their cells, and problems), rebuilt
+    from the warehouse: what its 回执 said, without reading or judging the file again."""
+    facts, problems = sql("dml/select_stored_submission")
+    with engine.connect() as connection:
+        records = [Record(*row) for row in connection.execute(facts, {"submission_id": submission_id})]
+        found = [Problem(*row) for row in connection.execute(problems, {"submission_id": submission_id})]
+    first = records[0] if records else None
+    return ReadResult(
+        file_name,
+        unit_code=first.unit_code if first else None,
+        year=first.year if first else None,
+        sheet=first.sheet if first else None,
+        records=records,
+        problems=found,
+    )
 
 
 def timeliness(engine: Engine, year: int) -> list[dict[str, Any]]:

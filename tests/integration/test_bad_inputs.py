@@ -26,7 +26,7 @@ from openpyxl import Workbook
 from sqlalchemy import text
 
 from village_reports import pipeline, settings, warehouse
-from village_reports.feedback import ALL_FEEDBACK_DIR
+from village_reports.feedback import feedback_paths
 from village_reports.roster import load_roster
 from village_reports.samples import sample_values, write_samples
 from village_reports.template import (
@@ -233,7 +233,8 @@ KINDS = [
         "rejected",
         "超出合理范围",
     ),
-    Kind("blank_required", "MT01_漏填.xlsx", saved(edit=_set("REV01", None)), "rejected", "必填"),
+    # a blank is "not reported": the file is accepted and the 回执 lists the blank's row
+    Kind("blank_required", "MT01_漏填.xlsx", saved(edit=_set("REV01", None)), "accepted_with_warnings", "1 项没有填写"),
     Kind("duplicated_row", "MT01_重复行.xlsx", saved(edit=duplicate_row), "rejected", "出现了两次"),
     Kind("unknown_row", "MT01_多一行.xlsx", saved(edit=unknown_row), "accepted_with_warnings", "不在指标目录中"),
     Kind("formula_ref_error", "MT01_REF.xlsx", saved(edit=_set("REV01", "#REF!")), "rejected", "公式出错"),
@@ -328,8 +329,7 @@ def corpus_run(tmp_path_factory) -> dict:
 
 
 def _feedback_text(root: Path, unit_code: str | None, submission_id: str) -> str:
-    name = unit_code if unit_code and load_roster().get(unit_code) else "未识别"
-    path = root / "output" / "feedback" / str(YEAR) / ALL_FEEDBACK_DIR / f"{name}_{submission_id[:12]}.xlsx"
+    *_, path = feedback_paths(root / "output", YEAR, unit_code, submission_id, load_roster())
     workbook = openpyxl.load_workbook(path)
     return "\n".join(str(c.value) for ws in workbook for row in ws.iter_rows() for c in row if c.value is not None)
 
@@ -376,8 +376,8 @@ def test_a_units_later_file_supersedes_the_earlier_one(corpus_run: dict) -> None
 
 def test_text_from_a_submission_cannot_run_as_a_formula(corpus_run: dict) -> None:
     row = corpus_run["received"]["MT01_注入.xlsx"]
-    name = f"MT01_{row['submission_id'][:12]}.xlsx"
-    workbook = openpyxl.load_workbook(corpus_run["root"] / "output" / "feedback" / str(YEAR) / ALL_FEEDBACK_DIR / name)
+    *_, path = feedback_paths(corpus_run["root"] / "output", YEAR, "MT01", row["submission_id"], load_roster())
+    workbook = openpyxl.load_workbook(path)
     for ws in workbook:
         for cells in ws.iter_rows():
             for cell in cells:

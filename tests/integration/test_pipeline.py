@@ -204,25 +204,28 @@ def test_every_validation_run_is_kept(inbox: Path) -> None:
     assert sum(len(json.loads(ids)) for *_, ids in runs) == 57
 
 
-def test_status_reports_a_year_without_accepted_figures(project: Path, capsys) -> None:
-    """A partly filled workbook, the year's only file: it is sent back, the year has no
-    figure in force, and `status` says so instead of failing on a missing number."""
-    from village_reports.__main__ import main
+def _standing(path: Path) -> str:
+    return openpyxl.load_workbook(path)["回执"]["C6"].value
 
-    write_samples(settings.inbox_dir(), [2021])
-    first, *others = sorted(settings.inbox_dir().glob("2021/*.xlsx"))
-    for path in others:
-        path.unlink()
-    workbook = openpyxl.load_workbook(first)
-    ws = workbook[DATA_SHEET]
-    code_col, value_col = COLUMNS.index(COL_CODE) + 1, COLUMNS.index(COL_VALUE) + 1
-    coded = [r for r in range(1, ws.max_row + 1) if ws.cell(row=r, column=code_col).value]
-    for row in coded[6:]:  # the header and five figures stay; the rest is left blank
-        ws.cell(row=row, column=value_col).value = None
-    workbook.save(first)
-    pipeline.finish_run([pipeline.run_ingest()])
-    pipeline.report_year(2021)
-    capsys.readouterr()
-    assert main(["status"]) == 0
-    out = capsys.readouterr().out
-    assert "2021 低保救助对象：暂无数据" in out
+
+def test_a_correction_and_the_file_it_replaces_both_say_so(inbox: Path, project: Path) -> None:
+    run_pipeline()
+    path = next(inbox.glob("2021/MT03_*"))
+    set_cell(path, "REV01", 50)  # the clerk corrects a figure and sends the file again
+    run_pipeline()
+    folder = project / "output" / "feedback" / "2021"
+    assert "本文件替换了" in _standing(folder / "MT03_中兴村_2021年回执.xlsx")
+    first, second = sorted((folder / "全部回执").glob("MT03_*.xlsx"), key=lambda p: "本文件替换了" in _standing(p))
+    assert "本文件已被" in _standing(first) and "替换，其中的数字不再使用" in _standing(first)
+    assert "本文件替换了" in _standing(second) and path.name in _standing(second)
+
+
+def test_a_late_files_receipt_says_it_was_late(inbox: Path, project: Path) -> None:
+    run_pipeline()
+    timeliness = {row[1]: row[3] for row in view("timeliness", "1, 2") if row[0] == 2021}
+    [late] = [unit for unit, state in timeliness.items() if state == "late"]
+    [receipt] = (project / "output" / "feedback" / "2021").glob(f"{late}_*.xlsx")
+    assert "逾期报送" in _standing(receipt) and "截止时间 2022-03-31 23:59" in _standing(receipt)
+    on_time = next(u for u, state in timeliness.items() if state == "on_time")
+    [receipt] = (project / "output" / "feedback" / "2021").glob(f"{on_time}_*.xlsx")
+    assert _standing(receipt).startswith("按时报送")

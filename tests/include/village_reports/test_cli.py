@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import pytest
+
 from village_reports.__main__ import main
 
 
@@ -28,3 +30,28 @@ def test_samples_never_overwrite_a_filled_inbox(tmp_path: Path, capsys) -> None:
 def test_templates_for_every_unit(tmp_path: Path) -> None:
     assert main(["templates", "--out", str(tmp_path), "--years", "2022"]) == 0
     assert len(list((tmp_path / "2022").glob("*.xlsx"))) == 19
+
+
+def test_help_is_in_chinese_and_shows_defaults(capsys) -> None:
+    for argv in (["--help"], ["templates", "--help"], ["samples", "-h"], ["status", "-h"]):
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        assert exit_.value.code == 0
+        out = capsys.readouterr().out
+        assert out.startswith("用法：") and "显示帮助并退出" in out and "show this help" not in out
+    main_help = _help(capsys, ["--help"])
+    assert "为名册中每个单位生成空白模板" in main_help and "仓库概况" in main_help
+    assert "（默认：output/templates）" in _help(capsys, ["templates", "-h"])
+    assert "（默认：data/inbox）" in _help(capsys, ["samples", "-h"])
+
+
+def _help(capsys, argv: list[str]) -> str:
+    with pytest.raises(SystemExit):
+        main(argv)
+    return capsys.readouterr().out
+
+
+def test_status_on_a_new_warehouse_says_what_to_do(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_VILLAGE_WAREHOUSE", f"sqlite:///{tmp_path / 'warehouse.sqlite'}")
+    assert main(["status"]) == 1
+    assert "还没有任何年度的数据" in capsys.readouterr().out

@@ -2,8 +2,11 @@ from pathlib import Path
 
 import openpyxl
 
-from village_reports.feedback import feedback_paths, neutralise, write_feedback
+from village_reports.feedback import Standing, feedback_paths, neutralise, row_ranges, standings, write_feedback
 from village_reports.reader import read_workbook
+from village_reports.rules import load_rules
+from village_reports.validation import validate_batch
+from village_reports.warehouse import status_of
 
 
 def test_neutralise_formula_like_text() -> None:
@@ -16,9 +19,10 @@ def test_neutralise_formula_like_text() -> None:
 
 def test_feedback_paths_keep_every_submission(roster, tmp_path: Path) -> None:
     latest, copy = feedback_paths(tmp_path, 2021, "MT01", "ab" * 32, roster)
-    assert latest.name == "MT01.xlsx" and copy.name == "MT01_" + "ab" * 6 + ".xlsx"
+    assert latest.name == "MT01_鸣山村_2021年回执.xlsx"  # a clerk's name: unit and year
+    assert copy.name == "MT01_鸣山村_2021年回执_" + "ab" * 6 + ".xlsx" and copy.parent.name == "全部回执"
     assert [p.name for p in feedback_paths(tmp_path, 2021, "../../x", "cd" * 32, roster)] == [
-        "未识别_" + "cd" * 6 + ".xlsx"
+        "未识别_2021年回执_" + "cd" * 6 + ".xlsx"
     ]
 
 
@@ -41,7 +45,7 @@ def test_feedback_has_verdict_problems_and_marked_copy(make_workbook, tmp_path: 
     summary = wb["回执"]
     assert summary["C4"].value == "退回"
     assert summary["C3"].value == path.name and summary["G3"].value == "2022-02-01 10:00"
-    rows = [[c.value for c in row] for row in summary.iter_rows(min_row=8)]
+    rows = [[c.value for c in row] for row in summary.iter_rows(min_row=9)]
     assert rows[0][2:5] == ["填报表", "F7", "REV01 低保救助对象"] and "无法识别为数字" in rows[0][6]
     marked = wb["原表（标注）"]
     assert marked["F7"].value == "很多" and marked["F7"].comment and "无法识别" in marked["F7"].comment.text
@@ -60,6 +64,76 @@ def test_long_messages_and_names_print_whole(make_workbook, tmp_path: Path) -> N
         write_feedback(tmp_path, {**arrival, "archive_path": str(path), "sha256": "f" * 64}, result, "rejected")
     )
     summary, marked = wb["回执"], wb["原表（标注）"]
-    assert summary.row_dimensions[8].height >= 30  # the message takes two lines or more
+    assert summary.row_dimensions[9].height >= 30  # the message takes two lines or more
     names = max(marked.column_dimensions[c].width for c in "ABCDEFG")
     assert names >= 20  # indicator names such as “小额信贷发放金额” are not cut to 14 characters
+
+
+def _arrival(path: Path, received_at: str = "2022-02-01T02:00:00+00:00", sha: str = "a" * 64) -> dict:
+    return {"year": 2021, "file_name": path.name, "received_at": received_at, "archive_path": str(path), "sha256": sha}
+
+
+def test_a_partial_file_is_accepted_and_its_blanks_are_one_line_after_the_errors(
+    make_workbook, sample_2021, tmp_path: Path
+) -> None:
+    """Five figures filled, the rest blank, one of them unreadable, one an approximation:
+    the unreadable figure comes first, then one line for the blanks, then the hint."""
+    filled = dict.fromkeys(sample_2021["MT01"])
+    filled.update({"REV01": "五十六", "REV03": 10, "REV04": "约30", "LIV01": 3, "LIV02": 4})
+    path = make_workbook(values=filled)
+    result = read_workbook(path)
+    [found] = validate_batch([result]).problems
+    result.problems += found
+    blanks = [p for p in result.problems if p.code == "value.required_missing"]
+    assert len(blanks) > 40 and {p.severity for p in blanks} == {"warning"}
+    assert status_of(result.problems) == "rejected"  # for the unreadable figure only
+
+    wb = openpyxl.load_workbook(write_feedback(tmp_path, _arrival(path), result, "rejected"))
+    rows = [[c.value for c in row] for row in wb["回执"].iter_rows(min_row=9) if row[1].value]
+    assert [r[1] for r in rows] == ["错误（须修改）", "未填（按未报告）", "提示（请核实）"]
+    assert "无法识别为数字" in rows[0][6] and "约数" in rows[2][6]
+    assert f"以下 {len(blanks)} 项没有填写" in rows[1][6] and "第 " in rows[1][6]
+    assert "、" in wb["回执"]["C5"].value and f"{len(blanks)} 项未填" in wb["回执"]["C5"].value
+
+    # without the unreadable figure the file is accepted: the village sends the rest later
+    result.problems = [p for p in result.problems if p.severity != "error"]
+    assert status_of(result.problems) == "accepted_with_warnings"
+
+
+def test_a_file_without_any_figure_is_sent_back(make_workbook, sample_2021) -> None:
+    result = read_workbook(make_workbook(values=dict.fromkeys(sample_2021["MT01"])))
+    [found] = validate_batch([result]).problems
+    assert status_of(found) == "rejected" and any(p.code == "table.no_figures" for p in found)
+
+
+def test_row_ranges_read_as_a_clerk_reads_them() -> None:
+    assert row_ranges(["F8", "F9", "F10", "F12", "F20", "F21"]) == "8–10、12、20–21"
+
+
+def test_a_late_file_says_when_it_arrived_against_the_deadline(make_workbook, tmp_path: Path) -> None:
+    path = make_workbook()
+    result = read_workbook(path)
+    deadline = load_rules().deadline(2021)  # 2022-03-31 24:00 Beijing time
+    late = _arrival(path, received_at="2022-04-05T02:00:00+00:00")
+    wb = openpyxl.load_workbook(write_feedback(tmp_path, late, result, "accepted", standing=Standing(deadline)))
+    text = wb["回执"]["C6"].value
+    assert "逾期报送" in text and "2022-04-05 10:00" in text and "2022-03-31 23:59" in text and "逾期 5 天" in text
+    on_time = write_feedback(tmp_path, _arrival(path, sha="b" * 64), result, "accepted", standing=Standing(deadline))
+    assert openpyxl.load_workbook(on_time)["回执"]["C6"].value.startswith("按时报送")
+
+
+def test_standings_say_which_file_replaces_which() -> None:
+    def file(n: int, status: str, current: bool = False) -> dict:
+        return {
+            "submission_id": str(n),
+            "file_name": f"f{n}.xlsx",
+            "received_at": f"2022-03-0{n}T02:00:00+00:00",
+            "status": status,
+            "is_current": current,
+        }
+
+    first, bad, second = file(1, "accepted"), file(2, "rejected"), file(3, "accepted_with_warnings", current=True)
+    found = standings({("MT01", 2021): [first, bad, second]}, load_rules().deadline)
+    assert found["1"].replaced_by == second and found["1"].replaces is None
+    assert found["3"].replaces == first and found["3"].replaced_by is None
+    assert found["2"].in_force == second and found["2"].replaces is None

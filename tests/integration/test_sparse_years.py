@@ -1,0 +1,115 @@
+"""Years that hold less than a full set of figures, through every command and output:
+a partly filled file, only files that were sent back, only 镇本级, and no file at all.
+Each must end cleanly, say "no figure" where there is none, and never print None or nan."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from village_reports import pipeline, settings
+from village_reports.__main__ import main
+from village_reports.catalogue import load_catalogue
+from village_reports.samples import write_samples
+from village_reports.template import COL_CODE, COL_VALUE, COLUMNS, DATA_SHEET
+
+YEAR = 2021
+
+
+def _keep_only(prefix: str) -> Path:
+    """The year's sample files, all but one unit's removed; that unit's file."""
+    write_samples(settings.inbox_dir(), [YEAR])
+    kept = None
+    for path in sorted(settings.inbox_dir().glob(f"{YEAR}/*.xlsx")):
+        if path.name.startswith(prefix):
+            kept = path
+        else:
+            path.unlink()
+    assert kept is not None
+    return kept
+
+
+def _edit(path: Path, edit: Callable[[list[openpyxl.cell.Cell]], None]) -> None:
+    """``edit`` gets the value cells of the data sheet, in indicator order."""
+    workbook = openpyxl.load_workbook(path)
+    ws = workbook[DATA_SHEET]
+    code_col, value_col = COLUMNS.index(COL_CODE) + 1, COLUMNS.index(COL_VALUE) + 1
+    codes = {indicator.code for indicator in load_catalogue().indicators}
+    coded = [r for r in range(1, ws.max_row + 1) if ws.cell(row=r, column=code_col).value in codes]
+    edit([ws.cell(row=r, column=value_col) for r in coded])
+    workbook.save(path)
+
+
+def partial() -> str:
+    """Five figures filled, the rest blank: accepted, the blanks counted as not reported."""
+
+    def blank_after_five(cells: list) -> None:
+        for cell in cells[5:]:
+            cell.value = None
+
+    _edit(_keep_only("MT02"), blank_after_five)
+    return "accepted_with_warnings"
+
+
+def only_rejected() -> str:
+    """The year's one file is sent back: the year has files but no figure in force."""
+    _edit(_keep_only("MT03"), lambda cells: setattr(cells[0], "value", "很多"))
+    return "rejected"
+
+
+def only_township() -> str:
+    """Only 镇本级 has reported: no village figure at all."""
+    _keep_only("MT00")
+    return "accepted"
+
+
+@pytest.mark.parametrize("scenario", [partial, only_rejected, only_township])
+def test_every_command_and_output_handles_a_sparse_year(project: Path, scenario, capsys) -> None:
+    status = scenario()
+    lines = pipeline.run_ingest()
+    assert [line["status"] for line in lines] == [status]
+    summary = pipeline.finish_run([lines])
+    assert len(summary["missing"][YEAR]) >= 18  # everyone else is named as missing
+    result = pipeline.report_year(YEAR)
+    assert result["outputs"]
+
+    out = settings.output_dir() / str(YEAR)
+    texts = {path.name: path.read_text(encoding="utf-8") for path in out.iterdir() if path.suffix in (".csv", ".md")}
+    assert {"township_totals.csv", "annual_report.md", "submission_status.csv"} <= set(texts)
+    for name, body in texts.items():
+        assert "None" not in body and "nan" not in body, name
+    report = texts["annual_report.md"]
+    assert "暂无数据" in report or "未报" in report
+    with (out / "township_totals.csv").open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows  # every indicator has a row, filled or not
+    workbook = openpyxl.load_workbook(out / "township_totals.xlsx")
+    for ws in workbook.worksheets:
+        for row in ws.iter_rows(values_only=True):
+            assert not any(isinstance(v, str) and v in ("None", "nan") for v in row), ws.title
+    assert (settings.output_dir() / "validation" / "index.html").exists()
+    assert list((settings.output_dir() / "feedback" / str(YEAR)).rglob("*.xlsx"))
+
+    capsys.readouterr()
+    assert main(["status"]) == 0
+    assert main(["summary", "--inbox", str(settings.inbox_dir())]) == 0
+    printed = capsys.readouterr().out
+    assert "None" not in printed and "nan" not in printed
+    assert f"{YEAR}年：应报 19 个单位" in printed
+
+
+def test_a_year_with_no_file_writes_nothing_and_says_so(project: Path, capsys) -> None:
+    """The annual DAG for a year nobody has sent anything for (yet)."""
+    write_samples(settings.inbox_dir(), [YEAR])
+    assert pipeline.run_ingest(years=[YEAR + 1]) == []
+    summary = pipeline.finish_run([[]])
+    assert summary["files"] == 0 and summary["years"] == []
+    assert pipeline.report_year(YEAR + 1)["outputs"] == []
+    assert not (settings.output_dir() / str(YEAR + 1)).exists()
+    capsys.readouterr()
+    assert main(["status"]) == 1  # nothing in the warehouse yet
+    assert "还没有" in capsys.readouterr().out
