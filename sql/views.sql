@@ -1,4 +1,7 @@
 -- Analysts' views. Dropped and re-created together (dependents first) on every schema apply.
+-- Times: the *_at / first_received / deadline columns are ISO 8601 UTC, for machines; each
+-- has a *_beijing twin, 'YYYY-MM-DD HH:MM' in Beijing time, as the outputs and 回执 show it.
+-- BEIJING_TIME(x) is written per dialect by village_reports.warehouse.
 DROP VIEW IF EXISTS quarantine;
 DROP VIEW IF EXISTS file_accounting;
 DROP VIEW IF EXISTS received_files;
@@ -36,7 +39,8 @@ WITH ranked AS (
 )
 SELECT p.year, u.unit_code, u.unit_name, u.kind AS unit_kind,
        COALESCE(r.status, 'missing') AS status,
-       r.file_name, r.received_at, r.template_version, r.error_count, r.warning_count,
+       r.file_name, r.received_at, BEIJING_TIME(r.received_at) AS received_at_beijing,
+       r.template_version, r.error_count, r.warning_count,
        r.submission_id AS latest_submission_id,
        EXISTS (SELECT 1 FROM submission c
                WHERE c.unit_code = u.unit_code AND c.year = p.year AND c.is_current) AS has_figures
@@ -65,7 +69,8 @@ LEFT JOIN township_totals prev
 
 -- Every file ever received and what became of it.
 CREATE VIEW received_files AS
-SELECT r.year, r.received_at, r.file_name, s.unit_code, r.submission_id, r.receipt_id,
+SELECT r.year, r.received_at, BEIJING_TIME(r.received_at) AS received_at_beijing,
+       r.file_name, s.unit_code, r.submission_id, r.receipt_id,
        CASE WHEN r.is_duplicate THEN 'duplicate' ELSE s.status END AS outcome,
        s.is_current, s.error_count, s.warning_count, s.archive_path
 FROM file_receipt r
@@ -85,7 +90,7 @@ GROUP BY year;
 
 -- Rejected files, kept in the archive, with every reason (退回原因).
 CREATE VIEW quarantine AS
-SELECT f.year, f.received_at, f.file_name, f.unit_code, f.archive_path,
+SELECT f.year, f.received_at, f.received_at_beijing, f.file_name, f.unit_code, f.archive_path,
        p.seq, p.sheet, p.cell, p.indicator_code, p.message
 FROM received_files f
 JOIN submission_problem p ON p.submission_id = f.submission_id AND p.severity = 'error'
@@ -98,7 +103,8 @@ SELECT st.year, st.unit_code, st.unit_name,
             WHEN st.has_figures THEN 'late'
             WHEN st.status = 'rejected' THEN 'rejected'
             ELSE 'missing' END AS timeliness,
-       ok.first_received, p.deadline, st.status AS latest_status, st.file_name AS latest_file
+       ok.first_received, p.deadline, st.status AS latest_status, st.file_name AS latest_file,
+       BEIJING_TIME(ok.first_received) AS first_received_beijing, BEIJING_TIME(p.deadline) AS deadline_beijing
 FROM submission_status st
 JOIN dim_period p ON p.year = st.year
 LEFT JOIN (

@@ -20,6 +20,7 @@ from sqlalchemy import Engine, bindparam
 
 from village_reports import settings
 from village_reports.files import write_atomically
+from village_reports.roster import load_roster
 from village_reports.warehouse import sql
 
 RUNS_SHOWN = 500  # the newest runs; older ones stay in validation_run for the analysts
@@ -105,7 +106,7 @@ def write_validation_report(engine: Engine, out_dir: Path) -> Path:
     runs = list(_runs(engine))  # at most RUNS_SHOWN small rows
     small = [i for run in runs for i in json.loads(run["submission_ids"])[:NAMED_UP_TO]]
     names = _names(engine, small)
-    township = "毛田镇"
+    township = html.escape(load_roster().place)
     body = [
         "<!DOCTYPE html>",
         '<html lang="zh-CN"><head><meta charset="utf-8">',

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import cache
@@ -32,17 +33,33 @@ REJECTED = "rejected"
 _STREAM_ROWS = 10_000  # rows fetched at a time by the streamed reads
 
 
+def _split(body: str) -> tuple[TextClause, ...]:
+    """The statements of a SQL file's text (separated by ';' at the end of a line)."""
+    body = "\n".join(line for line in body.splitlines() if not line.strip().startswith("--"))
+    return tuple(text(part.strip()) for part in body.split(";\n") if part.strip().rstrip(";").strip())
+
+
 @cache
 def _statements(path: Path) -> tuple[TextClause, ...]:
-    """The statements of one SQL file (separated by ';' at the end of a line)."""
-    body = "\n".join(
-        line for line in path.read_text(encoding="utf-8").splitlines() if not line.strip().startswith("--")
-    )
-    return tuple(text(part.strip()) for part in body.split(";\n") if part.strip().rstrip(";").strip())
+    return _split(path.read_text(encoding="utf-8"))
 
 
 def sql(name: str) -> tuple[TextClause, ...]:
     return _statements(settings.sql_dir() / f"{name}.sql")
+
+
+# Times for people are Beijing time. China keeps UTC+8 all year (no daylight saving since
+# 1991), so SQLite's fixed offset is exact; PostgreSQL converts by the zone's name.
+_BEIJING_TIME = {
+    "sqlite": "strftime('%Y-%m-%d %H:%M', {0}, '+8 hours')",
+    "postgresql": "to_char(({0})::timestamptz AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI')",
+}
+
+
+def _view_statements(dialect: str) -> tuple[TextClause, ...]:
+    """sql/views.sql with BEIJING_TIME(x) written in the dialect's own functions."""
+    body = (settings.sql_dir() / "views.sql").read_text(encoding="utf-8")
+    return _split(re.sub(r"BEIJING_TIME\(([^()]+)\)", lambda m: _BEIJING_TIME[dialect].format(m.group(1)), body))
 
 
 def run_sql(connection: Connection, name: str, params: dict | list[dict] | None = None) -> None:
@@ -103,7 +120,8 @@ def create_schema(engine: Engine, catalogue: Catalogue | None = None, roster: Ro
         return
     with engine.begin() as connection:
         run_sql(connection, "schema")
-        run_sql(connection, "views")
+        for statement in _view_statements(connection.dialect.name):
+            connection.execute(statement)
         run_sql(connection, "dml/upsert_unit", units)
         run_sql(connection, "dml/upsert_indicator", indicators)
         run_sql(

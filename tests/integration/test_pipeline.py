@@ -229,3 +229,25 @@ def test_a_late_files_receipt_says_it_was_late(inbox: Path, project: Path) -> No
     on_time = next(u for u, state in timeliness.items() if state == "on_time")
     [receipt] = (project / "output" / "feedback" / "2021").glob(f"{on_time}_*.xlsx")
     assert _standing(receipt).startswith("按时报送")
+
+
+def test_views_show_beijing_time_beside_utc(inbox: Path) -> None:
+    """The outputs and 回执 show Beijing time; so do the views, beside the UTC columns."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    run_pipeline()
+    with warehouse.get_engine().connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT received_at, received_at_beijing FROM submission_status WHERE received_at IS NOT NULL "
+                "UNION ALL SELECT first_received, first_received_beijing FROM timeliness "
+                "WHERE first_received IS NOT NULL "
+                "UNION ALL SELECT deadline, deadline_beijing FROM timeliness "
+                "UNION ALL SELECT received_at, received_at_beijing FROM received_files"
+            )
+        ).all()
+    assert len(rows) > 100
+    for utc, beijing in rows:
+        expected = datetime.fromisoformat(utc).astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
+        assert beijing == expected
