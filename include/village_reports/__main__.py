@@ -37,7 +37,7 @@ def cmd_samples(args: argparse.Namespace) -> int:
     if existing and not args.force:
         print(f"{inbox} already holds {len(existing)} files; sample submissions not written (use --force)")
         return 0
-    paths = write_samples(inbox, _years(args.years))
+    paths = write_samples(inbox, _years(args.years), drafts=not args.no_drafts)
     print(f"{len(paths)} sample submissions written under {inbox}/<year>/")
     return 0
 
@@ -152,6 +152,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     samples.add_argument("--inbox", default="data/inbox", help="收件箱文件夹")
     samples.add_argument("--years", help="年度，逗号分隔；不填则为示例数据的年度")
     samples.add_argument("--force", action="store_true", help="收件箱里已有文件也照样写入")
+    samples.add_argument(
+        "--no-drafts", action="store_true", help="不写示例的初稿和先报文件（它们演示退回和替换，不改变合计）"
+    )
     summary = command("summary", "逐个读取收件箱中的报表，每个文件一行")
     summary.add_argument("--inbox", default="data/inbox", help="收件箱文件夹")
     summary.add_argument("-v", "--verbose", action="store_true", help="列出每个问题")

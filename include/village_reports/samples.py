@@ -12,7 +12,7 @@ import math
 import os
 import random
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
@@ -55,6 +55,17 @@ class Spread:
 
 
 @dataclass(frozen=True)
+class Draft:
+    """A file a unit sent before its final one (samples.yaml, ``drafts``)."""
+
+    unit: str
+    label: str
+    days_before: int
+    set: dict[str, Any] = field(default_factory=dict)
+    keep_first: int | None = None
+
+
+@dataclass(frozen=True)
 class SamplePlan:
     reference_year: int
     earlier_years: tuple[int, ...]
@@ -62,6 +73,7 @@ class SamplePlan:
     seed: int
     village: dict[str, Spread]
     township: dict[str, float]
+    drafts: tuple[Draft, ...] = ()
 
     @property
     def years(self) -> tuple[int, ...]:
@@ -78,6 +90,7 @@ def load_plan(path: Path = SAMPLES_FILE) -> SamplePlan:
         seed=int(raw["seed"]),
         village={code: Spread.parse(v) for code, v in raw["village"].items()},
         township={code: float(v) for code, v in raw["township"].items()},
+        drafts=tuple(Draft(**d) for d in raw.get("drafts", ())),
     )
 
 
@@ -231,8 +244,9 @@ def sample_received_at(year: int, unit: Unit, plan: SamplePlan, roster: Roster) 
     return start + timedelta(days=days, minutes=rng.randint(0, 8 * 60))
 
 
-def write_samples(inbox: Path, years: Iterable[int] | None = None) -> list[Path]:
-    """Write every unit's filled workbook under ``inbox/<year>/``, dated as it 'arrived'."""
+def write_samples(inbox: Path, years: Iterable[int] | None = None, drafts: bool = False) -> list[Path]:
+    """Write every unit's filled workbook under ``inbox/<year>/``, dated as it 'arrived';
+    with ``drafts``, also the earlier files some units sent in the reference year."""
     plan = load_plan()
     catalogue = load_catalogue()
     roster = load_roster()
@@ -244,4 +258,23 @@ def write_samples(inbox: Path, years: Iterable[int] | None = None) -> list[Path]
             arrived = sample_received_at(year, unit, plan, roster).timestamp()
             os.utime(path, (arrived, arrived))
             paths.append(path)
+            for draft in plan.drafts if drafts and year == plan.reference_year else ():
+                if draft.unit == unit.code:
+                    paths.append(_write_draft(path, draft, unit, year, per_unit[unit.code], catalogue))
     return paths
+
+
+def _write_draft(
+    final: Path, draft: Draft, unit: Unit, year: int, values: Mapping[str, float], catalogue: Catalogue
+) -> Path:
+    """The earlier file of ``draft``, beside its final file and dated before it."""
+    typed: dict[str, Any] = {code: _cell_value(v, catalogue[code]) for code, v in values.items()}
+    if draft.keep_first is not None:
+        typed = {code: v if n < draft.keep_first else None for n, (code, v) in enumerate(typed.items())}
+    typed.update(draft.set)
+    # "(" sorts before ".": were both files to arrive at once, the final one is still the latest
+    path = final.with_name(f"{final.stem}({draft.label}).xlsx")
+    build_workbook(unit, year, catalogue, values=typed).save(path)
+    arrived = final.stat().st_mtime - draft.days_before * 86_400
+    os.utime(path, (arrived, arrived))
+    return path

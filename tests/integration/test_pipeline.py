@@ -251,3 +251,59 @@ def test_views_show_beijing_time_beside_utc(inbox: Path) -> None:
     for utc, beijing in rows:
         expected = datetime.fromisoformat(utc).astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
         assert beijing == expected
+
+
+def test_sample_drafts_show_the_quality_loop_and_keep_the_totals(project: Path) -> None:
+    """`make run`'s samples include a draft that is sent back and a partial file that the
+    final one replaces; the year's totals are those of the final files alone."""
+    from village_reports.__main__ import main
+    from village_reports.samples import sample_values
+
+    assert main(["samples", "--inbox", str(settings.inbox_dir()), "--years", "2021"]) == 0
+    lines = {line["file_name"]: line["status"] for line in run_pipeline()}
+    assert lines.pop("MT02_白若村_2021(初稿).xlsx") == "rejected"
+    [partial] = [name for name in lines if name.endswith("(先报).xlsx")]
+    assert lines.pop(partial) == "accepted_with_warnings"
+    assert set(lines.values()) == {"accepted"} and len(lines) == 19
+    expected = compute_totals(
+        Record(unit, 2021, code, value, "", "", "")
+        for unit, values in sample_values(2021).items()
+        for code, value in values.items()
+    )
+    assert totals(2021) == {code: total.value for code, total in expected.items()}
+    folder = project / "output" / "feedback" / "2021" / "全部回执"
+    texts = {
+        path.name: "\n".join(str(c.value) for row in openpyxl.load_workbook(path)["回执"].iter_rows() for c in row)
+        for path in folder.glob("*.xlsx")
+    }
+    assert sum("退回" in text and "五十六" in text for text in texts.values()) == 1
+    assert sum("本文件已被" in text and "项没有填写" in text for text in texts.values()) == 1
+
+
+def test_a_renamed_unit_keeps_its_history(inbox: Path, project: Path, monkeypatch) -> None:
+    """The township replaces 第04村（待核定） with the real name in roster.yaml, as
+    docs/renaming_units.md says: the unit's earlier years show the new name, and a file
+    still made from the old template is read by its code and accepted."""
+    from village_reports.roster import ROSTER_FILE, load_roster
+
+    run_pipeline()
+    renamed = project / "roster.yaml"
+    original = ROSTER_FILE.read_text(encoding="utf-8")
+    old_line = "{code: MT04, name: 第04村（待核定）, kind: 村, placeholder: true}"
+    assert old_line in original
+    renamed.write_text(
+        original.replace(old_line, "{code: MT04, name: 桃林村, kind: 村, placeholder: false}"), encoding="utf-8"
+    )
+    monkeypatch.setenv("VILLAGE_REPORTS_ROSTER", str(renamed))
+    load_roster.cache_clear()
+    try:
+        old_template = next(inbox.glob("2021/MT04_第04村（待核定）_2021.xlsx"))
+        set_cell(old_template, "REV01", 77)  # a correction, on the old template, under the old file name
+        assert [(line["unit_code"], line["status"]) for line in run_pipeline()] == [("MT04", "accepted")]
+        names = {(row[0], row[2]) for row in view("village_indicator_values", "1, 2") if row[1] == "MT04"}
+        assert names == {(2019, "桃林村"), (2020, "桃林村"), (2021, "桃林村")}
+        with (project / "output" / "2021" / "submission_status.csv").open(encoding="utf-8-sig") as handle:
+            assert {row[0]: row[1] for row in csv.reader(handle)}["MT04"] == "桃林村"
+        assert list((project / "output" / "feedback" / "2021").glob("MT04_桃林村_2021年回执.xlsx"))
+    finally:
+        load_roster.cache_clear()
