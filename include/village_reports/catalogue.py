@@ -80,6 +80,17 @@ class Indicator:
         (1,137 人; 784.5 万元; 6.52 公里). A percentage is a number of % (72.5), not a fraction."""
         return "#,##0" + ("." + "0" * self.decimals if self.decimals else "")
 
+    def number_format_for(self, value: float | None) -> str:
+        """The format of one figure: a whole one without decimals (289 万元, never 289.0),
+        others in the places the indicator keeps (784.5 万元)."""
+        return "#,##0" if value is None or float(value).is_integer() else self.number_format
+
+    @property
+    def input_format(self) -> str:
+        """The template's number cell: counts with thousands separated; figures with decimal
+        places as typed (General), since a format would print 72 万元 as 72.0."""
+        return "#,##0" if self.decimals == 0 else "General"
+
     @property
     def minimum(self) -> float:
         return self.range[0]

@@ -22,8 +22,9 @@ from village_reports.catalogue import Catalogue, load_catalogue
 from village_reports.files import link_atomically, write_atomically
 from village_reports.reader import Grid, Problem, ReadResult, read_grid
 from village_reports.roster import Roster, load_roster
+from village_reports.template import COL_CODE
 from village_reports.validation import REQUIRED_MISSING
-from village_reports.xlsx import STYLE, Sheet, workbook_bytes
+from village_reports.xlsx import STYLE, Sheet, number_style, workbook_bytes
 
 VERDICTS = {
     "accepted": ("已接收", "00A65A", "数据已全部接收，谢谢！"),
@@ -39,9 +40,9 @@ VERDICTS = {
         "如某个数字确实属实，请在该行“说明（备注）”栏写明原因后重新报送。",
     ),
 }
+PARTIAL_ADVICE = "已填的数字已接收；未填的指标按“未报告”统计，补齐后请将整张表重新报送，新文件将替换本次报送。"
 SEVERITY_TEXT = {"error": "错误（须修改）", "warning": "提示（请核实）", "info": "说明"}
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-AUTHOR = "毛田镇人民政府"
 
 
 def neutralise(value: Any) -> Any:
@@ -189,21 +190,23 @@ def _summary_sheet(
     warnings = sum(p.severity == "warning" for p in result.problems) - blank
     filled = sum(r.value is not None for r in result.records)
     counted = f"共读取 {filled} 项数据" + (f"、{blank} 项未填" if blank else "")
+    if status != "rejected" and blank and not warnings:
+        advice = PARTIAL_ADVICE
     explained = f"{counted}，发现 {errors} 个错误、{warnings} 个提示。{advice}"
     standing_line = standing_text(arrival["received_at"], arrival["year"], standing) if standing else ""
     label = STYLE["label"]
     # labels span A:B and values C:E, so that neither runs into the other on paper
     rows: list[Sequence[Any]] = [
         [(f"{roster.place}村级报表 回执", STYLE["title"])],
-        [("报送单位", label), "", unit_text, "", "", ("报告年度", label), arrival["year"]],
+        [("报送单位", label), "", unit_text, "", "", ("报告年度", label), (arrival["year"], STYLE["value"])],
         [
             ("报送文件", label),
             "",
-            neutralise(arrival["file_name"]),
+            (neutralise(arrival["file_name"]), STYLE["value"]),
             "",
             "",
             ("收到时间", label),
-            _local_time(arrival["received_at"]),
+            (_local_time(arrival["received_at"]), STYLE["value"]),
         ],
         [("审核结论", label), "", (verdict, _VERDICT_STYLES[colour])],
         [
@@ -223,6 +226,8 @@ def _summary_sheet(
     wrap = STYLE["wrap"]
     # the verdict's explanation and the standing span C:G, the message column and four more
     heights = {5: max(30.0, _height(explained, _SPAN_WIDTH)), 6: _height(standing_line, _SPAN_WIDTH)}
+    # the title and the verdict are set large; a long file name wraps within C:E
+    heights |= {1: 24.0, 2: 18.0, 3: max(18.0, _height(arrival["file_name"], _FILE_WIDTH)), 4: 26.0}
     blanks = [p for p in result.problems if p.code == REQUIRED_MISSING]
     listed = [p for p in _ordered(result.problems) if p.code != REQUIRED_MISSING]
     first_hint = next((i for i, p in enumerate(listed) if _rank(p) > 1), len(listed))
@@ -250,7 +255,7 @@ def _summary_sheet(
     return Sheet(
         "回执",
         rows,
-        widths=(6, 14, 12, 8, 30, 16, MESSAGE_WIDTH + 2),
+        widths=(5, 14, 10, 7, 26, 14, MESSAGE_WIDTH + 2),
         heights=heights,
         merges=("A1:G1", "A2:B2", "C2:E2", "A3:B3", "C3:E3", "A4:B4", "C4:G4", "A5:B5", "C5:G5", "A6:B6", "C6:G6"),
         freeze_row=len(HEADING_ROWS),
@@ -260,7 +265,7 @@ def _summary_sheet(
 
 def _height(message: str, width: int | None = None) -> float:
     """A row's height for ``message`` wrapped at ``width`` Latin characters (the message column's)."""
-    return 15.0 * max(1, -(-display_width(message) // (width or MESSAGE_WIDTH)))
+    return LINE_HEIGHT * max(1, -(-display_width(message) // (width or MESSAGE_WIDTH)))
 
 
 def _blank_row(blanks: Sequence[Problem], heights: dict[int, float], row: int) -> list[Any]:
@@ -280,8 +285,12 @@ def _blank_row(blanks: Sequence[Problem], heights: dict[int, float], row: int) -
 
 
 HEADINGS = ("序号", "类别", "工作表", "单元格", "指标", "填写内容", "问题与修改方法")
-_SPAN_WIDTH = 110  # Latin characters across C:G (136 wide), less what wrapping at word ends loses
-MESSAGE_WIDTH = 68  # characters of Latin width in the message column; a Chinese one takes two
+# Printed landscape on A4 one page wide, the columns add up to 128 characters: more, and
+# LibreOffice shrinks the text below what reads well on paper.
+_SPAN_WIDTH = 86  # Latin characters across C:G (109 wide), less what wrapping at word ends loses
+_FILE_WIDTH = 38  # across C:E (43 wide), where the file's name stands
+MESSAGE_WIDTH = 50  # characters of Latin width in the message column; a Chinese one takes two
+LINE_HEIGHT = 16.5  # points a wrapped line of 11-point Chinese text takes
 
 
 def display_width(text: Any) -> int:
@@ -295,7 +304,9 @@ _VERDICT_STYLES = {"00A65A": STYLE["verdict_green"], "F39C12": STYLE["verdict_or
 _SEVERITY_STYLES = {"error": STYLE["error"], "warning": STYLE["warning"]}
 
 
-def _marked_copy(archive_path: str, result: ReadResult, grid: Grid | None = None) -> Sheet | None:
+def _marked_copy(
+    archive_path: str, result: ReadResult, grid: Grid | None = None, catalogue: Catalogue | None = None
+) -> Sheet | None:
     """The clerk's own table, values only, with each problem cell shaded and commented;
     ``grid`` is the sheet as the reader saw it (without it, the file is read again)."""
     if result.sheet is None:
@@ -321,12 +332,40 @@ def _marked_copy(archive_path: str, result: ReadResult, grid: Grid | None = None
         if style is not None:
             row[column - 1] = (row[column - 1], style)
         comments[ref] = "\n".join(neutralise(p.message) for p in problems)
-    # each column as wide as its widest value, within reason, so that names are not cut
+    _number_styles(rows, result, by_cell, catalogue or load_catalogue())
+    # printed like the template: one page wide, the table's headings on every page
+    headings = next((n for n, row in enumerate(grid[:_HEADING_SEARCH], 1) if COL_CODE in row), 0)
+    # each column as wide as its widest value, within reason, so that names are not cut; above
+    # the table, a title or a hint runs on into the empty cells beside it and does not count
+    above = [_boxed(row) for row in grid[: max(headings - 1, 0)]]
     widths = []
-    for column in zip_longest(*grid, fillvalue=""):
+    for column in zip_longest(*above, *grid[len(above) :], fillvalue=""):
         texts = [value for value in column if value.__class__ is str]
         widths.append(max(8, min(display_width(max(texts, key=len)) + 2, 40)) if texts else 8)
-    return Sheet("原表（标注）", rows, widths=widths, comments=comments, landscape=True)
+    return Sheet("原表（标注）", rows, widths=widths, comments=comments, freeze_row=headings, landscape=True)
+
+
+def _boxed(row: Sequence[Any]) -> list[Any]:
+    """The cells of ``row`` that cannot run on into the next one (it is not empty)."""
+    return [v if c + 1 < len(row) and row[c + 1] not in (None, "") else "" for c, v in enumerate(row)]
+
+
+_HEADING_SEARCH = 30  # rows: where the clerk's table headings are looked for, to repeat them on each page
+
+
+def _number_styles(rows: list[list[Any]], result: ReadResult, marked: Mapping[str, Any], catalogue: Catalogue) -> None:
+    """The clerk's figures in the places the catalogue keeps (80.0 万元, as their template
+    shows it), except in the cells marked as problems."""
+    for record in result.records:
+        if record.value is None or record.cell in marked or record.sheet != result.sheet:
+            continue
+        letters, number = coordinate_from_string(record.cell)
+        column = column_index_from_string(letters) - 1
+        row = rows[number - 1] if number <= len(rows) else ()
+        indicator = catalogue.get(record.indicator_code)
+        if indicator and column < len(row) and row[column].__class__ in (int, float):
+            places = 0 if float(row[column]).is_integer() else indicator.decimals  # 289, never 289.0
+            row[column] = (row[column], number_style(places))
 
 
 _MAX_PADDING = 1_000  # rows: a problem cell below the clerk's table is shown, a stray one far away is not
@@ -345,10 +384,10 @@ def feedback_bytes(
     catalogue = catalogue or load_catalogue()
     roster = roster or load_roster()
     sheets = [_summary_sheet(arrival, result, status, catalogue, roster, standing)]
-    marked = _marked_copy(arrival["archive_path"], result, grid)
+    marked = _marked_copy(arrival["archive_path"], result, grid, catalogue)
     if marked is not None:
         sheets.append(marked)
-    return workbook_bytes(sheets, author=AUTHOR)
+    return workbook_bytes(sheets, author=roster.township.full_name or roster.place)
 
 
 def write_feedback(

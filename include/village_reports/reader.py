@@ -427,26 +427,28 @@ def _read_header(
 
     version = header.get(layout.LABEL_VERSION)
     result.template_version = version
-    current = catalogue.template_version
+    # the version follows the report year: a 2022 report is filled in the 2022.1 template
+    current = f"（{catalogue.template_version_for(result.year)}版）" if result.year else ""
+    status = catalogue.template_status(version, result.year) if version is not None else None
     if version is None:
         result.add(
             "template.version_missing",
             "warning",
-            f"表中没有模板版本号，可能不是镇里下发的模板；请下载最新模板（{current}版）填写。",
+            f"表中没有模板版本号，可能不是镇里下发的模板；请下载最新模板{current}填写。",
             sheet=table.sheet,
         )
-    elif version in catalogue.older_template_versions:
+    elif status == "old":
         result.add(
             "template.version_old",
             "warning",
-            f"使用的是旧版模板（{version}版），已尽量读取；下次请使用最新模板（{current}版）。",
+            f"使用的是旧版模板（{version}版），已尽量读取；下次请使用最新模板{current}。",
             sheet=table.sheet,
         )
-    elif version != current:
+    elif status == "unknown":
         result.add(
             "template.version_unknown",
             "warning",
-            f"模板版本“{version}”无法识别；请使用镇里下发的最新模板（{current}版）。",
+            f"模板版本“{version}”无法识别；请使用镇里下发的最新模板{current}。",
             sheet=table.sheet,
         )
 

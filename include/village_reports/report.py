@@ -102,7 +102,8 @@ def write_sources_csv(path: Path, sources: Iterable[Mapping[str, Any]]) -> dict[
         for row in sources:
             code = row["indicator_code"]
             name = row["unit_name"] or row["unit_code"]
-            writer.writerow([code, row["unit_code"], name, row["source_code"], row["value"], row["sheet"], row["cell"]])
+            value = f"{row['value']:.10g}"  # 289 and 72.5, as the clerk wrote them; never 289.0
+            writer.writerow([code, row["unit_code"], name, row["source_code"], value, row["sheet"], row["cell"]])
             if (code, row["unit_code"]) != last:
                 units[code] = units.get(code, 0) + 1
                 last = (code, row["unit_code"])
@@ -144,64 +145,130 @@ def write_totals_xlsx(
     timeliness: Sequence[Mapping[str, Any]] = (),
 ) -> Path:
     """The totals by section, the per-unit breakdown and the 报送情况; written row by row
-    (openpyxl's write-only mode), so a county's breakdown never sits in memory."""
+    (openpyxl's write-only mode), so a county's breakdown never sits in memory. Every sheet
+    prints on A4 with its title rows on each page (a write-only sheet takes its page setup,
+    widths and row heights before its first row)."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.styles import Alignment, Border, PatternFill, Side
+    from openpyxl.utils import get_column_letter
 
-    bold, fill = Font(bold=True), PatternFill("solid", fgColor="DDEBF7")
+    from village_reports.xlsx import font, print_setup, use_font
+
     wb = Workbook(write_only=True)
+    use_font(wb)
+    bold, fill = font(b=True), PatternFill("solid", fgColor="DDEBF7")
+    thin = Side(style="thin", color="999999")
+    border = Border(left=thin, right=thin, top=thin, bottom=thin)
 
-    def heading_row(ws: Any, labels: Sequence[str], wrap: bool = False) -> list[Any]:
+    def styled(ws: Any, value: Any = None, number_format: str | None = None, wrap: bool = False) -> Any:
+        cell = WriteOnlyCell(ws, value=value)
+        cell.border = border
+        if number_format:
+            cell.number_format = number_format
+        if wrap:
+            cell.alignment = Alignment(wrap_text=True, vertical="center")
+        return cell
+
+    def title_row(ws: Any, text: str) -> list[Any]:
+        title = WriteOnlyCell(ws, value=text)
+        title.font = font(b=True, sz=14)
+        return [title]
+
+    def heading_row(ws: Any, labels: Sequence[str]) -> list[Any]:
         cells = []
         for label in labels:
-            cell = WriteOnlyCell(ws, value=label)
+            cell = styled(ws, label)
             cell.font, cell.fill = bold, fill
-            if wrap:
-                cell.alignment = Alignment(wrap_text=True, vertical="center")
+            cell.alignment = Alignment(wrap_text=True, horizontal="center", vertical="center")
             cells.append(cell)
         return cells
 
-    def widths(ws: Any, columns: str, sizes: Sequence[int]) -> None:
-        for column, width in zip(columns, sizes, strict=True):
-            ws.column_dimensions[column].width = width
+    def layout(ws: Any, sizes: Sequence[float], heights: Mapping[int, float]) -> None:
+        for column, width in enumerate(sizes, start=1):
+            ws.column_dimensions[get_column_letter(column)].width = width
+        for row, height in heights.items():
+            ws.row_dimensions[row].height = height
 
+    # unit names print whole: as wide as the roster's longest
+    names = min(max([_display_width(unit.name) + 2 for unit in roster.units] + [12]), 30)
     headings = ("指标代码", "指标名称", "计量单位", f"{year}年数值", "已报单位", "应报单位", "完整率")
     for section in catalogue.sections:
         ws = wb.create_sheet(section.name)
-        widths(ws, "ABCDEFG", (10, 40, 10, 14, 10, 10, 10))
+        indicators = catalogue.in_section(section.code)
+        layout(ws, (9, 36, 9, 13, 9, 9, 9), {1: 26, 2: 20})
         ws.freeze_panes = "A3"
-        title = WriteOnlyCell(ws, value=f"毛田镇{year}年度 {section.name}")
-        title.font = Font(bold=True, size=13)
-        ws.append([title])
+        print_setup(ws, title_rows="1:2", area=f"A1:G{len(indicators) + 2}")
+        ws.append(title_row(ws, f"毛田镇{year}年度 {section.name}"))
         ws.append(heading_row(ws, headings))
-        for ind in catalogue.in_section(section.code):
+        for ind in indicators:
             total = totals[ind.code]
-            value = WriteOnlyCell(ws, value=total.value)
-            value.number_format = "0" if ind.decimals == 0 else "0." + "0" * ind.decimals
-            share = WriteOnlyCell(ws, value=total.completeness)
-            share.number_format = "0%"
-            ws.append([ind.code, ind.name, ind.unit, value, total.units_reported, total.units_expected, share])
+            ws.append(
+                [
+                    styled(ws, ind.code),
+                    styled(ws, ind.name, wrap=True),
+                    styled(ws, ind.unit),
+                    styled(ws, total.value, ind.number_format_for(total.value)),
+                    styled(ws, total.units_reported),
+                    styled(ws, total.units_expected),
+                    styled(ws, total.completeness, "0%"),
+                ]
+            )
 
-    # one row per unit: a county's thousands of villages fit, Excel's 16,384 columns would not
+    # one row per unit: a county's thousands of villages fit, Excel's 16,384 columns would not.
+    # Too wide for one page: it prints landscape, page after page across, each page with the
+    # units' codes and names at its left and the headings at its top.
     breakdown = wb.create_sheet("分村明细")
-    breakdown.freeze_panes = "C2"
-    breakdown.column_dimensions["B"].width = 24
     filled = [i for i in catalogue.indicators if i.is_filled_in]
+    width = 9
+    heading_lines = max(1 + -(-_display_width(f"{i.name}（{i.unit}）") // (width - 1)) for i in filled)
+    layout(breakdown, (8, names, *[width] * len(filled)), {1: 26, 2: 14.0 * heading_lines + 4})
+    breakdown.freeze_panes = "C3"
+    breakdown.print_options.gridLines = True  # a border per cell would cost a county's night
+    print_setup(breakdown, landscape=True, title_rows="1:2", title_cols="A:B", fit_width=False)
+    breakdown.page_setup.scale = 80
+    breakdown.append(title_row(breakdown, f"毛田镇{year}年度 分村明细"))
     breakdown.append(
-        heading_row(breakdown, ["单位代码", "单位名称", *[f"{i.code} {i.name}（{i.unit}）" for i in filled]], wrap=True)
+        heading_row(breakdown, ["单位代码", "单位名称", *[f"{i.code}\n{i.name}（{i.unit}）" for i in filled]])
     )
+    # Figures kept to decimal places (784.5 万元, 6.52 公里) show them; a whole number shows as
+    # it is, unstyled: openpyxl takes a styled cell through a raised exception, and styling
+    # every figure doubled the time of a county's breakdown. One styled cell per such column,
+    # refilled each row (the row is written before the next is filled).
+    styled_cells: dict[int, Any] = {}
+    for column, ind in enumerate(filled):
+        if ind.decimals:
+            styled_cells[column] = WriteOnlyCell(breakdown)
+            styled_cells[column].number_format = ind.number_format
+    codes = [ind.code for ind in filled]
+    rows = 2
     for unit_code, values in unit_values:
         unit = roster.get(unit_code)
-        breakdown.append([unit_code, unit.name if unit else unit_code, *[values.get(i.code) for i in filled]])
+        figures = [values.get(code) for code in codes]
+        for column, cell in styled_cells.items():
+            if figures[column] is not None and not float(figures[column]).is_integer():
+                cell.value = figures[column]
+                figures[column] = cell
+        breakdown.append([unit_code, unit.name if unit else unit_code, *figures])
+        rows += 1
+    breakdown.print_area = f"A1:{get_column_letter(len(filled) + 2)}{rows}"
 
     status = wb.create_sheet("报送情况")
-    widths(status, "ABCDEF", (10, 24, 10, 18, 18, 40))
+    layout(status, (9, names, 10, 17, 17, 36), {1: 26, 2: 20})
+    status.freeze_panes = "A3"
+    print_setup(status, title_rows="1:2", area=f"A1:F{len(timeliness) + 2}")
+    status.append(title_row(status, f"毛田镇{year}年度 报送情况"))
     status.append(heading_row(status, ["单位代码", "单位名称", "报送情况", "首次收到", "截止时间", "最新文件"]))
     for row in timeliness:
-        status.append(_status_cells(row))
+        cells = _status_cells(row)
+        status.append([styled(status, value, wrap=index == len(cells) - 1) for index, value in enumerate(cells)])
     wb.save(path)
     return path
+
+
+def _display_width(text: str) -> int:
+    """Columns of Latin width the text takes: a Chinese character takes two."""
+    return len(text) + (len(text.encode("utf-8")) - len(text)) // 2
 
 
 def render_annual_report(
@@ -256,13 +323,15 @@ def _status_cells(row: Mapping[str, Any]) -> list[str]:
     ]
 
 
+STATUS_HEADINGS = ("单位代码", "单位名称", "报送情况", "首次收到（北京时间）", "截止时间（北京时间）", "最新文件")
+
+
 def write_status_csv(path: Path, timeliness: Sequence[Mapping[str, Any]]) -> Path:
+    """报送情况 for the office, in Chinese like the workbook's sheet (analysts have the view)."""
     with path.open("w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["unit_code", "unit_name", "timeliness", "状态", "first_received", "deadline", "latest_file"])
-        for row in timeliness:
-            cells = _status_cells(row)
-            writer.writerow([*cells[:2], row["timeliness"], *cells[2:]])
+        writer.writerow(STATUS_HEADINGS)
+        writer.writerows(_status_cells(row) for row in timeliness)
     return path
 
 

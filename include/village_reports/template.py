@@ -11,13 +11,14 @@ from pathlib import Path
 
 from openpyxl import Workbook
 from openpyxl.comments import Comment
-from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
+from openpyxl.styles import Alignment, Border, PatternFill, Protection, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
 from village_reports.catalogue import Catalogue, Indicator, load_catalogue
 from village_reports.roster import Unit
+from village_reports.xlsx import font, print_setup, use_font
 
 DATA_SHEET = "填报表"
 INSTRUCTIONS_SHEET = "填报说明"
@@ -35,6 +36,13 @@ HEADER_ROW = 5
 FIRST_DATA_ROW = HEADER_ROW + 1
 FOOTER_LABELS = ("单位负责人", "填表人", "联系电话", "报出日期")
 
+# Printed on A4 portrait, one page wide: clerks fill it in by hand as often as on screen.
+# Labels stand in the 指标代码 and 报告板块 columns, wide enough to hold them, with their
+# values to the right; a name longer than its column wraps.
+WIDTHS = (5, 10, 30, 7, 14, 11, 16)
+LABEL_COLUMNS = (2, 5)
+ROW_HEIGHT = 18.0  # points: room to write a figure by hand
+
 _THIN = Side(style="thin", color="999999")
 _BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
 _HEAD_FILL = PatternFill("solid", fgColor="DDEBF7")
@@ -46,8 +54,9 @@ def template_file_name(unit: Unit, year: int) -> str:
     return f"{unit.code}_{unit.name}_{year}.xlsx"
 
 
-def _number_format(ind: Indicator) -> str:
-    return "0" if ind.decimals == 0 else "0." + "0" * ind.decimals
+def _display_width(text: str) -> int:
+    """Columns of Latin width the text takes: a Chinese character takes two."""
+    return len(text) + (len(text.encode("utf-8")) - len(text)) // 2
 
 
 def _range_text(ind: Indicator) -> str:
@@ -82,7 +91,7 @@ def _instructions(ws: Worksheet, unit: Unit, year: int, catalogue: Catalogue) ->
         f"毛田镇{year}年度统计报表 填报说明",
         "",
         f"1. 本表由{unit.name}（单位代码 {unit.code}）填写，报告年度为{year}年，"
-        f"模板版本 {catalogue.template_version}。",
+        f"模板版本 {catalogue.template_version_for(year)}。",
         "2. 只在“填报表”黄色的“数值”列填写数字，不要填写单位、文字或“约”“余”等字样。",
         "3. 没有发生的事项请填 0；留空表示“未报告”，镇里会视为缺报。",
         "4. 请不要删除、调换或改动指标代码、指标名称和计量单位；不要插入合计行。",
@@ -91,10 +100,17 @@ def _instructions(ws: Worksheet, unit: Unit, year: int, catalogue: Catalogue) ->
         "7. 填好后请在表尾签署单位负责人、填表人、联系电话和报出日期，保存为 .xlsx 文件报送。",
         "8. 请使用镇里下发的最新模板；旧版模板可以读取，但会提示您更换。",
     ]
+    # one column, no wider than the page: LibreOffice does not shrink a single column to fit
+    width = 72
+    wrap = Alignment(wrap_text=True, vertical="top")
+    height = 18.0 * max(-(-_display_width(text) // (width - 4)) for text in lines) + 4  # as many lines as the longest
     for row, text in enumerate(lines, start=1):
-        ws.cell(row=row, column=1, value=text)
-    ws["A1"].font = Font(bold=True, size=14)
-    ws.column_dimensions["A"].width = 100
+        ws.cell(row=row, column=1, value=text).alignment = wrap
+        ws.row_dimensions[row].height = height if text else 10
+    ws["A1"].font = font(b=True, sz=16)
+    ws.row_dimensions[1].height = 28
+    ws.column_dimensions["A"].width = width
+    print_setup(ws, title_rows="1:1", area=f"A1:A{len(lines)}")
     ws.protection.sheet = True
 
 
@@ -112,44 +128,58 @@ def build_workbook(
     indicators = catalogue.for_reporter(unit.reporter)
 
     wb = Workbook()
+    use_font(wb)
     ws = wb.active
     ws.title = DATA_SHEET
+    version = catalogue.template_version_for(year)
     kind_title = "镇本级" if unit.reporter == "township" else "村（居）"
     ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(COLUMNS))
     ws["A1"] = f"毛田镇{year}年度{kind_title}统计报表"
-    ws["A1"].font = Font(bold=True, size=14)
-    ws["A1"].alignment = Alignment(horizontal="center")
+    ws["A1"].font = font(b=True, sz=16)
+    ws["A1"].alignment = Alignment(horizontal="center", vertical="center")
+    ws.row_dimensions[1].height = 28
     for row, pairs in (
         (2, ((LABEL_UNIT_NAME, unit.name), (LABEL_UNIT_CODE, unit.code))),
-        (3, ((LABEL_YEAR, year), (LABEL_VERSION, catalogue.template_version))),
+        (3, ((LABEL_YEAR, year), (LABEL_VERSION, version))),
     ):
-        for col, (label, value) in zip((1, 4), pairs, strict=True):
-            ws.cell(row=row, column=col, value=f"{label}：").font = Font(bold=True)
-            ws.cell(row=row, column=col + 1, value=value)
+        ws.row_dimensions[row].height = ROW_HEIGHT
+        for col, (label, value) in zip(LABEL_COLUMNS, pairs, strict=True):
+            ws.cell(row=row, column=col, value=f"{label}：").font = font(b=True)
+            ws.cell(row=row, column=col + 1, value=value).alignment = Alignment(horizontal="left")
     ws["A4"] = "请在黄色“数值”列填写；没有发生填 0，留空表示未报告。"
-    ws["A4"].font = Font(italic=True, color="666666")
+    ws["A4"].font = font(i=True, color="666666")
 
     for col, heading in enumerate(COLUMNS, start=1):
         cell = ws.cell(row=HEADER_ROW, column=col, value=heading)
-        cell.font = Font(bold=True)
+        cell.font = font(b=True)
         cell.fill = _HEAD_FILL
         cell.border = _BORDER
-        cell.alignment = Alignment(horizontal="center", vertical="center")
+        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    ws.row_dimensions[HEADER_ROW].height = 20
 
     value_col = COLUMNS.index(COL_VALUE) + 1
     note_col = COLUMNS.index(COL_NOTE) + 1
+    name_width = WIDTHS[COLUMNS.index("指标名称")] - 2
+    centred, wrapped = Alignment(horizontal="center", vertical="center"), Alignment(vertical="center", wrap_text=True)
     for offset, ind in enumerate(indicators):
         row = FIRST_DATA_ROW + offset
         cells = (offset + 1, ind.code, ind.name, ind.unit, catalogue.section(ind.section).name)
         for col, value in enumerate(cells, start=1):
-            ws.cell(row=row, column=col, value=value).border = _BORDER
+            cell = ws.cell(row=row, column=col, value=value)
+            cell.border = _BORDER
+            cell.alignment = wrapped if col == 3 else centred if col in (1, 4) else Alignment(vertical="center")
         value_cell = ws.cell(row=row, column=value_col, value=values.get(ind.code))
-        value_cell.number_format = _number_format(ind)
+        value_cell.number_format = ind.input_format
+        value_cell.alignment = Alignment(vertical="center")
         note_cell = ws.cell(row=row, column=note_col, value=notes.get(ind.code))
+        note_cell.alignment = wrapped
         for cell in (value_cell, note_cell):
             cell.protection = _UNLOCKED
             cell.fill = _INPUT_FILL
             cell.border = _BORDER
+        # LibreOffice and WPS print a row at the height written: a long name gets its lines
+        lines = -(-_display_width(ind.name) // name_width)
+        ws.row_dimensions[row].height = max(ROW_HEIGHT, 14.0 * lines + 2)
         dv = _validation(ind)
         ws.add_data_validation(dv)
         dv.add(value_cell)
@@ -157,22 +187,33 @@ def build_workbook(
         "只填数字。没有发生填 0，留空表示未报告。", "毛田镇人民政府"
     )
 
+    # a signature line a row, labelled in the 指标名称 column and written across 计量单位 and
+    # 报告板块: nothing below the table stands in the 指标代码 or 数值 columns, where the
+    # reader would take it for a code or a figure
     footer_row = FIRST_DATA_ROW + len(indicators) + 1
-    for index, label in enumerate(FOOTER_LABELS):
-        col = 1 + index * 2
-        ws.cell(row=footer_row, column=col, value=f"{label}：").font = Font(bold=True)
-        ws.cell(row=footer_row, column=col + 1).protection = _UNLOCKED
+    line = Border(bottom=_THIN)
+    for row, label in enumerate(FOOTER_LABELS, start=footer_row):
+        cell = ws.cell(row=row, column=3, value=f"{label}：")
+        cell.font, cell.alignment = font(b=True), Alignment(horizontal="right", vertical="bottom")
+        ws.merge_cells(start_row=row, start_column=4, end_row=row, end_column=5)
+        for col in (4, 5):
+            ws.cell(row=row, column=col).border = line
+        ws.cell(row=row, column=4).protection = _UNLOCKED
+        ws.row_dimensions[row].height = 22
+    last_row = footer_row + len(FOOTER_LABELS) - 1
 
-    for col, width in enumerate((6, 10, 44, 10, 16, 14, 36), start=1):
+    for col, width in enumerate(WIDTHS, start=1):
         ws.column_dimensions[get_column_letter(col)].width = width
     ws.freeze_panes = ws.cell(row=FIRST_DATA_ROW, column=1)
+    last_col = get_column_letter(len(COLUMNS))
+    print_setup(ws, title_rows=f"1:{HEADER_ROW}", area=f"A1:{last_col}{last_row}")
     ws.protection.sheet = True
     ws.protection.formatColumns = False  # let clerks widen columns
 
     _instructions(wb.create_sheet(INSTRUCTIONS_SHEET), unit, year, catalogue)
     wb.properties.title = f"毛田镇{year}年度统计报表"
     wb.properties.subject = f"{unit.code} {unit.name}"
-    wb.properties.keywords = f"template_version={catalogue.template_version}"
+    wb.properties.keywords = f"template_version={version}"
     wb.properties.creator = "毛田镇人民政府"
     return wb
 

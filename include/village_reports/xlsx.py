@@ -20,6 +20,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
 
 FONT = "宋体"  # on every office PC that opens a 回执, and it prints Chinese
+FOOTER = "第 &P 页，共 &N 页　&A"  # page, pages, sheet: a loose sheet of paper says where it belongs
 
 # Named cell styles, in the order of cellXfs below.
 STYLES = (
@@ -33,11 +34,25 @@ STYLES = (
     "error",
     "warning",
     "label",
+    "value",
+    "integer",  # numbers in the catalogue's places, thousands separated: 1,137 / 784.5 / 6.52 / 0.725
+    "decimal1",
+    "decimal2",
+    "decimal3",
 )
 STYLE = {name: index for index, name in enumerate(STYLES)}
+NUMBER_STYLES = ("integer", "decimal1", "decimal2", "decimal3")  # by the catalogue's decimal places
+
+
+def number_style(decimals: int) -> int:
+    """The style of a figure kept to ``decimals`` places (a 回执 shows 80.0 万元 as the template does)."""
+    return STYLE[NUMBER_STYLES[min(max(decimals, 0), len(NUMBER_STYLES) - 1)]]
+
 
 _STYLES_XML = f"""<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
 <styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">
+<numFmts count="3"><numFmt numFmtId="164" formatCode="#,##0.0"/><numFmt numFmtId="165" formatCode="#,##0.00"/>\
+<numFmt numFmtId="166" formatCode="#,##0.000"/></numFmts>
 <fonts count="6">
 <font><sz val="11"/><name val="{FONT}"/><family val="3"/><charset val="134"/></font>
 <font><b/><sz val="14"/><name val="{FONT}"/><family val="3"/><charset val="134"/></font>
@@ -73,7 +88,14 @@ applyAlignment="1"><alignment vertical="center" wrapText="1"/></xf>
 <alignment vertical="top" wrapText="1"/></xf>
 <xf numFmtId="0" fontId="0" fillId="4" borderId="1" xfId="0" applyFill="1" applyBorder="1" applyAlignment="1">\
 <alignment vertical="top" wrapText="1"/></xf>
-<xf numFmtId="0" fontId="5" fillId="0" borderId="0" xfId="0" applyFont="1"/>
+<xf numFmtId="0" fontId="5" fillId="0" borderId="0" xfId="0" applyFont="1" applyAlignment="1">\
+<alignment vertical="top"/></xf>
+<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0" applyAlignment="1">\
+<alignment horizontal="left" vertical="top" wrapText="1"/></xf>
+<xf numFmtId="3" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>
+<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>
+<xf numFmtId="165" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>
+<xf numFmtId="166" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>
 </cellXfs>
 <cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>
 </styleSheet>"""
@@ -172,9 +194,7 @@ def _sheet_xml(sheet: Sheet, index: int) -> str:
     parts.append('<pageMargins left="0.5" right="0.5" top="0.6" bottom="0.6" header="0.3" footer="0.3"/>')
     orientation = "landscape" if sheet.landscape else "portrait"
     parts.append(f'<pageSetup paperSize="9" orientation="{orientation}" fitToWidth="1" fitToHeight="0"/>')
-    parts.append(
-        f"<headerFooter><oddFooter>&amp;C第 &amp;P 页，共 &amp;N 页　{escape(sheet.name)}</oddFooter></headerFooter>"
-    )
+    parts.append(f"<headerFooter><oddFooter>&amp;C{escape(FOOTER)}</oddFooter></headerFooter>")
     if sheet.comments:
         parts.append(f'<legacyDrawing r:id="rId{index}"/>')
     parts.append("</worksheet>")
@@ -236,11 +256,17 @@ def workbook_bytes(sheets: Sequence[Sheet], author: str = "", title_rows: bool =
         workbook_rels.append(
             f'<Relationship Id="rId{index}" Type="{_REL}/worksheet" Target="worksheets/sheet{index}.xml"/>'
         )
+        quoted = "'" + escape(sheet.name).replace("'", "''") + "'"
         if title_rows and sheet.freeze_row:
             names.append(
                 f'<definedName name="_xlnm.Print_Titles" localSheetId="{index - 1}">'
-                f"'{escape(sheet.name)}'!$1:${sheet.freeze_row}</definedName>"
+                f"{quoted}!$1:${sheet.freeze_row}</definedName>"
             )
+        width = max(len(sheet.widths), *(len(row) for row in sheet.rows), 1)
+        names.append(
+            f'<definedName name="_xlnm.Print_Area" localSheetId="{index - 1}">'
+            f"{quoted}!$A$1:${_LETTERS[width - 1]}${max(len(sheet.rows), 1)}</definedName>"
+        )
         if sheet.comments:
             parts[f"xl/comments{index}.xml"] = _comments_xml(sheet.comments, author)
             parts[f"xl/drawings/vmlDrawing{index}.vml"] = _vml(sheet.comments)
@@ -258,7 +284,7 @@ def workbook_bytes(sheets: Sequence[Sheet], author: str = "", title_rows: bool =
     parts["xl/workbook.xml"] = (
         f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<workbook {_NS} {_NS_R}>'
         f"<bookViews><workbookView/></bookViews><sheets>{''.join(sheet_entries)}</sheets>"
-        + (f"<definedNames>{''.join(names)}</definedNames>" if names else "")
+        + f"<definedNames>{''.join(names)}</definedNames>"
         + "</workbook>"
     )
     parts["xl/_rels/workbook.xml.rels"] = (
@@ -336,3 +362,54 @@ def zip_parts(parts: Sequence[tuple[str, str]], constant: frozenset[str] = froze
     central = b"".join(directory)
     end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, len(directory), len(directory), len(central), offset, 0)
     return b"".join([*chunks, central, end])
+
+
+# ---- the same font and page setup for the workbooks openpyxl writes (template, totals) ------
+
+
+def font(**kwargs: Any) -> Any:
+    """An openpyxl font in FONT, whatever else it sets (bold, size, colour)."""
+    from openpyxl.styles import Font
+
+    return Font(name=FONT, charset=134, family=3, **{"sz": 11, **kwargs})
+
+
+def use_font(workbook: Any) -> None:
+    """Make FONT the workbook's default: openpyxl's is Calibri, which has no Chinese and
+    which an office PC swaps for whatever it finds. Call before writing any cell."""
+    from copy import copy
+
+    from openpyxl.utils.indexed_list import IndexedList
+
+    default = font()
+    workbook._fonts = IndexedList([default])
+    workbook._named_styles["Normal"].font = copy(default)
+
+
+def print_setup(
+    ws: Any,
+    *,
+    landscape: bool = False,
+    title_rows: str | None = None,
+    title_cols: str | None = None,
+    area: str | None = None,
+    fit_width: bool = True,
+) -> None:
+    """A4, one page wide (as many tall as it takes), the title rows on every page, and a
+    footer naming the page and sheet. A write-only sheet takes this before its first row."""
+    ws.page_setup.paperSize = 9  # A4
+    ws.page_setup.orientation = "landscape" if landscape else "portrait"
+    if fit_width:
+        ws.sheet_properties.pageSetUpPr.fitToPage = True
+        ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
+    ws.print_options.horizontalCentered = True
+    ws.page_margins.left = ws.page_margins.right = 0.5
+    ws.page_margins.top = ws.page_margins.bottom = 0.6
+    ws.page_margins.header = ws.page_margins.footer = 0.3
+    ws.oddFooter.center.text = FOOTER
+    if title_rows:
+        ws.print_title_rows = title_rows
+    if title_cols:
+        ws.print_title_cols = title_cols
+    if area:
+        ws.print_area = area

@@ -11,7 +11,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from village_reports import pipeline, settings
+from village_reports import pipeline, settings, warehouse
 from village_reports.__main__ import main
 from village_reports.catalogue import load_catalogue
 from village_reports.samples import write_samples
@@ -87,6 +87,10 @@ def test_every_command_and_output_handles_a_sparse_year(project: Path, scenario,
     with (out / "township_totals.csv").open(encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert rows  # every indicator has a row, filled or not
+    with (out / "submission_status.csv").open(encoding="utf-8-sig") as handle:
+        status_rows = list(csv.reader(handle))
+    assert all(not heading.isascii() for heading in status_rows[0])  # one language: the office's
+    assert len(status_rows) == 20 and {row[0] for row in status_rows[1:]} == {f"MT{n:02d}" for n in range(19)}
     workbook = openpyxl.load_workbook(out / "township_totals.xlsx")
     for ws in workbook.worksheets:
         for row in ws.iter_rows(values_only=True):
@@ -100,6 +104,8 @@ def test_every_command_and_output_handles_a_sparse_year(project: Path, scenario,
     printed = capsys.readouterr().out
     assert "None" not in printed and "nan" not in printed
     assert f"{YEAR}年：应报 19 个单位" in printed
+    # the warehouse in use, PostgreSQL or SQLite, never a fixed path
+    assert warehouse.get_engine().url.render_as_string(hide_password=True) in printed
 
 
 def test_a_year_with_no_file_writes_nothing_and_says_so(project: Path, capsys) -> None:

@@ -95,9 +95,11 @@ def test_a_partial_file_is_accepted_and_its_blanks_are_one_line_after_the_errors
     assert f"以下 {len(blanks)} 项没有填写" in rows[1][6] and "第 " in rows[1][6]
     assert "、" in wb["回执"]["C5"].value and f"{len(blanks)} 项未填" in wb["回执"]["C5"].value
 
-    # without the unreadable figure the file is accepted: the village sends the rest later
-    result.problems = [p for p in result.problems if p.severity != "error"]
+    # without the unreadable figure and the hint the file is accepted: the rest comes later
+    result.problems = [p for p in result.problems if p.code == "value.required_missing"]
     assert status_of(result.problems) == "accepted_with_warnings"
+    accepted = write_feedback(tmp_path, _arrival(path, sha="c" * 64), result, "accepted_with_warnings")
+    assert "补齐后请将整张表重新报送" in openpyxl.load_workbook(accepted)["回执"]["C5"].value
 
 
 def test_a_file_without_any_figure_is_sent_back(make_workbook, sample_2021) -> None:
@@ -137,3 +139,15 @@ def test_standings_say_which_file_replaces_which() -> None:
     assert found["1"].replaced_by == second and found["1"].replaces is None
     assert found["3"].replaces == first and found["3"].replaced_by is None
     assert found["2"].in_force == second and found["2"].replaces is None
+
+
+def test_the_township_is_named_from_the_roster(make_workbook, roster, tmp_path: Path) -> None:
+    """Another township's roster gives its own name in the 回执; nothing says 毛田镇."""
+    from dataclasses import replace
+
+    other = replace(roster, township=replace(roster.township, name="相思镇本级", full_name="相思镇人民政府"))
+    assert roster.place == "毛田镇" and other.place == "相思镇"
+    path = make_workbook()
+    written = write_feedback(tmp_path, _arrival(path), read_workbook(path), "accepted", roster=other)
+    workbook = openpyxl.load_workbook(written)
+    assert workbook["回执"]["A1"].value == "相思镇村级报表 回执"

@@ -329,7 +329,7 @@ def test_legacy_xls(tmp_path: Path, roster, catalogue, sample_2021) -> None:
     sheet.write(2, 0, "报告年度：")
     sheet.write(2, 1, 2021)
     sheet.write(2, 3, "模板版本：")
-    sheet.write(2, 4, catalogue.template_version)
+    sheet.write(2, 4, catalogue.template_version_for(2021))
     for col, heading in enumerate(COLUMNS):
         sheet.write(4, col, heading)
     for offset, ind in enumerate(catalogue.for_reporter("village")):

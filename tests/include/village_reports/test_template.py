@@ -29,7 +29,7 @@ def blank(tmp_path: Path, roster: Roster) -> Path:
 def test_template_is_prefilled_with_unit_year_and_version(blank: Path, catalogue: Catalogue) -> None:
     ws = load_workbook(blank)[DATA_SHEET]
     header = {ws.cell(row=r, column=c).value for r in (2, 3) for c in range(1, 8)}
-    assert {"白若村", "MT02", 2021, catalogue.template_version} <= header
+    assert {"白若村", "MT02", 2021, catalogue.template_version_for(2021)} <= header
     assert [ws.cell(row=HEADER_ROW, column=c).value for c in range(1, 8)] == list(COLUMNS)
 
 
@@ -89,3 +89,32 @@ def test_round_trip_generate_fill_read_gives_the_same_values(make_workbook, rost
         assert result.problems == []
         assert (result.unit_code, result.year) == (unit.code, year)
         assert result.values() == pytest.approx(values[unit.code])
+
+
+def test_the_template_version_follows_the_year(tmp_path: Path, roster: Roster, catalogue: Catalogue) -> None:
+    """A 2022 template says 2022.1; the reader takes it as current for 2022, and last
+    year's template on a 2022 report as an old one."""
+    path = write_template(tmp_path, roster["MT02"], 2022)
+    ws = load_workbook(path)[DATA_SHEET]
+    header = {ws.cell(row=r, column=c).value for r in (2, 3) for c in range(1, 8)}
+    assert catalogue.template_version_for(2022) == "2022.1" and "2022.1" in header
+    assert not [p for p in read_workbook(path).problems if p.code.startswith("template.")]
+    assert catalogue.template_status("2021.1", 2022) == "old"
+    assert catalogue.template_status("2022.1", 2022) == "current"
+    assert catalogue.template_status("2019.1", 2021) == "old"
+    assert catalogue.template_status("2023.1", 2022) == "unknown"
+    assert catalogue.template_status("9.9", 2022) == "unknown"
+
+
+def test_a_2022_report_on_last_years_template_is_told_to_change(make_workbook) -> None:
+    def last_years_template(wb) -> None:
+        ws = wb[DATA_SHEET]
+        for row in ws.iter_rows(max_row=4):
+            for cell in row:
+                if cell.value == "报告年度：":
+                    ws.cell(row=cell.row, column=cell.column + 1).value = 2022
+
+    path = make_workbook(year=2021, mutate=last_years_template)
+    problems = [p for p in read_workbook(path).problems if p.code.startswith("template.")]
+    assert [p.code for p in problems] == ["template.version_old"]
+    assert "2021.1" in problems[0].message and "2022.1" in problems[0].message
