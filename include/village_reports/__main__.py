@@ -105,6 +105,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     for row in headline:
         # a year whose files were all sent back has no figure in force: say so, never "0"
         value = "暂无数据" if row["value"] is None else f"{row['value']:g} {row['unit']}"
+        if row["value"] is not None and row["units_reported"] < row["units_expected"]:
+            value += f"（应报 {row['units_expected']} 个单位，已报 {row['units_reported']} 个）"
         print(f"  {row['year']} {row['indicator_name']}：{value}")
     print(f"汇总结果：{settings.output_dir()}/<年度>/township_totals.csv、township_totals.xlsx、annual_report.md")
     return 0

@@ -283,6 +283,10 @@ def render_annual_report(
             total = totals[ind.code]
             if total.value is None:
                 statements.append(f"{ind.name}：暂无数据（应报{total.units_expected}个单位，均未报告）。")
+            elif total.units_reported < total.units_expected:
+                # a partial year's figure is what has come in so far: say so beside it
+                reported = f"（应报{total.units_expected}个单位，已报{total.units_reported}个）"
+                statements.append(sentence(total.value, ind) + reported + "。")
             else:
                 statements.append(sentence(total.value, ind) + "。")
         lines += [f"## {section.name}：{section.heading}", "", "".join(statements), ""]
