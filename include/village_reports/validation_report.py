@@ -24,7 +24,7 @@ from village_reports.roster import load_roster
 from village_reports.warehouse import sql
 
 RUNS_SHOWN = 500  # the newest runs; older ones stay in validation_run for the analysts
-NAMED_UP_TO = 5  # files: a run over more is counted, not listed
+NAMED_UP_TO = 100  # files: a run over more (a county's batches of 500–3,000) is counted, not listed
 
 EXPECTATION_TEXT = {
     ("expect_column_values_to_be_in_set", "indicator_code"): "指标代码在指标目录中",
@@ -60,9 +60,15 @@ def _names(engine: Engine, ids: list[str]) -> dict[str, Mapping[str, Any]]:
     if not ids:
         return {}
     statement = sql("dml/select_submission_names")[0].bindparams(bindparam("submission_ids", expanding=True))
+    found = {}
     with engine.connect() as connection:
-        rows = connection.execute(statement, {"submission_ids": ids}).mappings()
-        return {row["submission_id"]: dict(row) for row in rows}
+        for start in range(0, len(ids), _IDS_PER_QUERY):
+            rows = connection.execute(statement, {"submission_ids": ids[start : start + _IDS_PER_QUERY]}).mappings()
+            found.update({row["submission_id"]: dict(row) for row in rows})
+    return found
+
+
+_IDS_PER_QUERY = 10_000  # SQLite binds at most 32,766 parameters a statement
 
 
 def _section(run: dict[str, Any], names: Mapping[str, Mapping[str, Any]]) -> str:

@@ -89,6 +89,7 @@ def test_full_run_reproduces_the_2021_report(inbox: Path, project: Path, seed_te
     assert len(list((project / "output" / "feedback" / "2021").glob("MT*.xlsx"))) == 19
     validation_report = (project / "output" / "validation" / "index.html").read_text(encoding="utf-8")
     assert validation_report.count("<section>") == 9 and "http" not in validation_report  # offline, every run
+    assert "毛田镇村级报表 审核记录" in validation_report and "MT02_白若村_2021.xlsx" in validation_report  # named
     assert not (project / "data" / "staging").exists() or not any((project / "data" / "staging").iterdir())
     assert view("completeness", "year") == [(y, 19, 19, 0, 0, 1.0) for y in (2019, 2020, 2021)]
     assert len(list((project / "data" / "archive").rglob("*.xlsx"))) == 57
