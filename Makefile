@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 INBOX ?= data/inbox
 OUTPUT ?= output
 
-.PHONY: install run test bench lint format system-deps clean
+.PHONY: install run airflow test bench lint format system-deps clean
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,7 +39,15 @@ run: install
 	@echo
 	$(BIN)/python -m village_reports status
 	@echo "blank templates:     $(OUTPUT)/templates/<year>/"
-	@echo "sample submissions:  $(INBOX)/<year>/   archive: data/archive/   warehouse: data/warehouse.sqlite"
+	@echo "submissions:         $(INBOX)/<year>/   archive: data/archive/"
+	@echo "回执 (feedback):      $(OUTPUT)/feedback/<year>/   审核记录: $(OUTPUT)/validation/index.html"
+
+# Airflow's api-server, scheduler and dag-processor in the foreground until Ctrl-C, with
+# the environment above (bin/airflow-env; another terminal: `source bin/airflow-env`).
+# AIRFLOW_PORT=8090 make airflow picks another port (not 8793: the scheduler's log server).
+# docs/runbook_backfill.md uses it.
+airflow: install
+	bin/airflow-services
 
 # Benchmarks, not tests: 18, 1,000 and 24,000 synthetic submissions. The DAGs as Airflow
 # runs them (airflow dags test, and a scheduler with LocalExecutor), against the naive
@@ -63,11 +71,19 @@ test: install
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
-# System packages some tests need (LibreOffice re-saves workbooks as villages do).
-# CI runs this; on a developer's machine those tests skip when soffice is missing.
+# System packages some tests need: LibreOffice re-saves workbooks as villages do and prints
+# them to PDF, poppler reads the PDF back (pdftotext, pdffonts), and a Chinese font prints
+# the Chinese. Each is checked on its own; only what is missing is installed.
+# CI runs this; on a developer's machine those tests skip when a tool is missing.
 system-deps:
-	@command -v soffice >/dev/null || { \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libreoffice-calc-nogui >/dev/null; }
+	@missing=""; \
+	command -v soffice >/dev/null || missing="$$missing libreoffice-calc-nogui"; \
+	{ command -v pdftotext && command -v pdffonts; } >/dev/null || missing="$$missing poppler-utils"; \
+	fc-list :lang=zh family 2>/dev/null | grep -q . || missing="$$missing fonts-noto-cjk"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
 
 clean:
 	rm -rf $(VENV) data output .pytest_cache .ruff_cache

@@ -39,14 +39,19 @@ ANNUAL_DOC = """
 
 The same ingest for one reporting year, then that year's township totals and outputs.
 It fires at 00:00 on 1 January (Asia/Shanghai), i.e. 16:00 UTC on 31 December, and
-closes the year before. Operators backfill past years with Airflow's own backfill:
+closes the year before: the run at 2021-12-31 16:00 UTC is reporting year 2021.
+
+Operators backfill past years with Airflow's own backfill, as docs/runbook_backfill.md
+says step by step (`make airflow`, then `source bin/airflow-env` in another terminal).
+Years 2019–2021: the dates are midnights in Asia/Shanghai and `--to-date` is inclusive,
+so it ends on 2022-01-01, the 2021 run's date (2021-12-31 would leave out 2021):
 
     airflow backfill create --dag-id village_reports_annual \\
-        --from-date 2019-12-31 --to-date 2021-12-31 --dry-run
+        --from-date 2019-12-31 --to-date 2022-01-01 --dry-run
     airflow backfill create --dag-id village_reports_annual \\
-        --from-date 2019-12-31 --to-date 2021-12-31 --dag-run-conf '{"reprocess": true}'
+        --from-date 2019-12-31 --to-date 2022-01-01 --max-active-runs 1
 
-See docs/runbook_backfill.md.
+After a rule or catalogue change, add `--dag-run-conf '{"reprocess": true}'`.
 """
 
 
