@@ -1,6 +1,7 @@
 -- Analysts' views. Dropped and re-created together (dependents first) on every schema apply.
 -- Times: the *_at / first_received / deadline columns are ISO 8601 UTC, for machines; each
--- has a *_beijing twin, 'YYYY-MM-DD HH:MM' in Beijing time, as the outputs and 回执 show it.
+-- has a *_beijing twin, 'YYYY-MM-DD HH:MM' in Beijing time, as the outputs and 回执 show it;
+-- the twins come last, so that the columns before them keep their places.
 -- BEIJING_TIME(x) is written per dialect by village_reports.warehouse.
 DROP VIEW IF EXISTS quarantine;
 DROP VIEW IF EXISTS file_accounting;
@@ -39,11 +40,11 @@ WITH ranked AS (
 )
 SELECT p.year, u.unit_code, u.unit_name, u.kind AS unit_kind,
        COALESCE(r.status, 'missing') AS status,
-       r.file_name, r.received_at, BEIJING_TIME(r.received_at) AS received_at_beijing,
-       r.template_version, r.error_count, r.warning_count,
+       r.file_name, r.received_at, r.template_version, r.error_count, r.warning_count,
        r.submission_id AS latest_submission_id,
        EXISTS (SELECT 1 FROM submission c
-               WHERE c.unit_code = u.unit_code AND c.year = p.year AND c.is_current) AS has_figures
+               WHERE c.unit_code = u.unit_code AND c.year = p.year AND c.is_current) AS has_figures,
+       BEIJING_TIME(r.received_at) AS received_at_beijing
 FROM dim_period p
 CROSS JOIN dim_unit u
 LEFT JOIN ranked r ON r.unit_code = u.unit_code AND r.year = p.year AND r.recency = 1;
@@ -69,10 +70,10 @@ LEFT JOIN township_totals prev
 
 -- Every file ever received and what became of it.
 CREATE VIEW received_files AS
-SELECT r.year, r.received_at, BEIJING_TIME(r.received_at) AS received_at_beijing,
-       r.file_name, s.unit_code, r.submission_id, r.receipt_id,
+SELECT r.year, r.received_at, r.file_name, s.unit_code, r.submission_id, r.receipt_id,
        CASE WHEN r.is_duplicate THEN 'duplicate' ELSE s.status END AS outcome,
-       s.is_current, s.error_count, s.warning_count, s.archive_path
+       s.is_current, s.error_count, s.warning_count, s.archive_path,
+       BEIJING_TIME(r.received_at) AS received_at_beijing
 FROM file_receipt r
 LEFT JOIN submission s ON s.submission_id = r.submission_id;
 
@@ -90,8 +91,8 @@ GROUP BY year;
 
 -- Rejected files, kept in the archive, with every reason (退回原因).
 CREATE VIEW quarantine AS
-SELECT f.year, f.received_at, f.received_at_beijing, f.file_name, f.unit_code, f.archive_path,
-       p.seq, p.sheet, p.cell, p.indicator_code, p.message
+SELECT f.year, f.received_at, f.file_name, f.unit_code, f.archive_path,
+       p.seq, p.sheet, p.cell, p.indicator_code, p.message, f.received_at_beijing
 FROM received_files f
 JOIN submission_problem p ON p.submission_id = f.submission_id AND p.severity = 'error'
 WHERE f.outcome = 'rejected';
