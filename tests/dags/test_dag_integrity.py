@@ -30,7 +30,29 @@ def test_every_dag_has_tags_doc_retries_and_local_start(dagbag) -> None:
         assert dag.catchup is False, dag_id
         assert "Asia/Shanghai" in str(dag.timezone), dag_id
         for task in dag.tasks:
+            if task.task_id == "fail_the_run":  # it only reports a failure: retrying it changes nothing
+                continue
             assert task.retries >= 1, f"{dag_id}.{task.task_id} has no retries"
+
+
+def test_a_failed_step_fails_the_run(dagbag) -> None:
+    """publish and report_years run all_done; fail_the_run, downstream of every task, runs
+    only when one failed and fails, so that such a run never ends green."""
+    for dag_id in ("village_reports", "village_reports_annual"):
+        dag = dagbag.dags[dag_id]
+        watcher = dag.get_task("fail_the_run")
+        assert watcher.trigger_rule == "one_failed" and watcher.retries == 0
+        assert {t.task_id for t in dag.tasks} - {watcher.task_id} == watcher.upstream_task_ids
+        assert [t.task_id for t in dag.leaves] == ["fail_the_run"]
+
+
+def test_the_failure_names_the_steps() -> None:
+    from village_reports.pipeline import failed_steps_message
+
+    message = failed_steps_message(
+        {"discover_and_archive": "failed", "plan_batches": "upstream_failed", "publish": "success"}
+    )
+    assert message.startswith("本次运行有步骤失败：discover_and_archive；因此未运行：plan_batches。")
 
 
 def test_ingest_is_nightly_and_report_follows_the_asset(dagbag) -> None:
