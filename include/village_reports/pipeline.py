@@ -12,7 +12,7 @@ import hashlib
 import logging
 import math
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -59,23 +59,41 @@ def discover_and_archive(
     never read twice. ``reprocess`` takes every file again (after a rule or catalogue
     change); loads are idempotent, so unchanged files leave the warehouse as it was.
     The new files are staged for the run; the reference says how many and which years.
+
+    Each inbox entry is judged on its own (see ``village_reports.intake``): links, files
+    outside ``inbox/<year>/``, vanished, unreadable or still-copying files are logged and
+    skipped, never stop the others; the reference lists the first few (``skipped``, with
+    ``skipped_total``) and the duplicates first received for another year (``moved``).
     """
     staging.sweep(keep=run_key)
     engine = warehouse.get_engine()
     receipts, contents = (
         (set(), set()) if reprocess else (warehouse.known_receipts(engine), warehouse.known_hashes(engine))
     )
-    arrivals = intake.discover(settings.inbox_dir(), receipts, contents, years)
-    archived = [intake.archive(a, settings.archive_dir()) for a in arrivals]
+    found = intake.scan(settings.inbox_dir(), receipts, contents, years, archive_root=settings.archive_dir())
+    archived = []
+    for arrival in found.arrivals:
+        try:
+            archived.append(intake.archive(arrival, settings.archive_dir()))
+        except intake.SourceChanged as exc:  # vanished or changed since it was read: logged, next run takes it
+            found.not_archived(arrival, exc)
     warehouse.record_duplicates(engine, archived)
     new = [a for a in archived if not a.duplicate]
-    log.info("%d new file(s), %d duplicate(s) in %s", len(new), len(archived) - len(new), settings.inbox_dir())
+    summary = found.summary()
+    log.info(
+        "%d new file(s), %d duplicate(s), %d skipped in %s",
+        len(new),
+        len(archived) - len(new),
+        summary["skipped_total"],
+        settings.inbox_dir(),
+    )
     staging.write_json(staging.run_dir(run_key) / "arrivals.json", [a.to_dict() for a in new])
     return {
         "run": run_key,
         "files": len(new),
         "duplicates": len(archived) - len(new),
         "years": sorted({a.year for a in new}),
+        **summary,  # skipped (the first few), skipped_total, moved: small at any N
     }
 
 
@@ -317,6 +335,17 @@ def _rewrite_replaced(
                 settings.output_dir(), arrival, result, file["status"], roster=roster, standing=this, latest=False
             )
             log.info("回执 of %s now says it was replaced by %s", file["file_name"], this.replaced_by["file_name"])
+
+
+def failed_steps_message(states: Mapping[str, str | None]) -> str:
+    """One line for a run in which steps failed: which failed, which never ran because of
+    them. ``states``: task id (``_<n>`` for a mapped batch) -> state, as Airflow gives them."""
+    failed = sorted(task for task, state in states.items() if state == "failed" and task != "fail_the_run")
+    blocked = sorted(task for task, state in states.items() if state == "upstream_failed")
+    text = "本次运行有步骤失败：" + ("、".join(failed) or "（未知）")
+    if blocked:
+        text += f"；因此未运行：{'、'.join(blocked)}"
+    return text + "。已入库的文件照常入库并有回执；修复后再次运行即可补上其余文件。"
 
 
 def load_batch(batch: BatchRef, feedback: bool = True) -> dict[str, Any]:
