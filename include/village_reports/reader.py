@@ -32,7 +32,20 @@ MAX_FILE_BYTES = 20 * 1024 * 1024
 # A workbook that unzips to more than this is treated as a zip bomb and never parsed.
 MAX_UNZIPPED_BYTES = 200 * 1024 * 1024
 MAX_COMPRESSION_RATIO = 200
+# calamine builds each worksheet it loads as a dense grid from A1 to the farthest cell that
+# holds a value (about 40 bytes a cell, before Python copies it into lists): one stray value
+# at XFD1048576 asks for 17 G cells (512 GiB) and aborts the process, one at Z1048576 takes
+# 27 M cells, seconds and GBs. The templates are about 200 rows by 6 columns, so a sheet
+# whose cells reach beyond either bound is not a filled template: refuse it unread.
+# MAX_SHEET_ROWS leaves room for a pasted list of thousands of lines; MAX_SHEET_CELLS
+# (rows x columns) keeps one sheet under ~40 MB, so a stray value at, say, XFD5 still reads.
+MAX_SHEET_ROWS = 10_000
+MAX_SHEET_CELLS = 1_000_000
 HEADER_SEARCH_ROWS = 30
+# A percentage cell holding at most this is read through openpyxl to see whether it is
+# %-formatted (85% is stored as 0.85); a larger number is a number of percent either way,
+# and checking every file's formats would open each workbook twice.
+PERCENT_FRACTION_MAX = 1.5
 
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -261,13 +274,29 @@ def _check_zip_members(data: bytes, infos: list[zipfile.ZipInfo], result: ReadRe
             "文件含有宏（.xlsm），为安全起见不予读取；请在 Excel 中“另存为”普通的 .xlsx 工作簿后重新报送。",
         )
         return False
-    if _declares_entities(data, [i for i in infos if i.filename.endswith((".xml", ".rels"))]):
+    heads = {i.filename: _member_head(data, i) for i in infos if i.filename.endswith((".xml", ".rels"))}
+    if any(b"<!DOCTYPE" in head or b"<!ENTITY" in head for head in heads.values()):
+        # Office never declares a DOCTYPE or ENTITY, attacks do; only the prolog can, so the
+        # first 4 KiB of each part are enough
         result.add(
             "file.xml_entities",
             "error",
             "文件内部结构异常（含 XML 实体声明），为安全起见不予读取；请用镇里下发的模板重新填写。",
         )
         return False
+    for info in infos:
+        head = heads.get(info.filename)
+        if head is None or not _WORKSHEET_ROOT.search(head):
+            continue
+        rows, cols = _sheet_extent(data, info)
+        if rows > MAX_SHEET_ROWS or rows * cols > MAX_SHEET_CELLS:
+            result.add(
+                "file.too_large_area",
+                "error",
+                f"工作表的内容一直延伸到 {cell_ref(rows - 1, cols - 1)}（{rows} 行 × {cols} 列），远超填报表的范围，"
+                "无法读取，已拒收；请删除表格下方和右侧多余的内容（选中多余的行、列后删除），保存后重新报送。",
+            )
+            return False
     return True
 
 
@@ -291,14 +320,100 @@ def _member_head(data: bytes, info: zipfile.ZipInfo) -> bytes:
         return part.read(_PROLOG_BYTES)
 
 
-def _declares_entities(data: bytes, infos: list[zipfile.ZipInfo]) -> bool:
-    """A DOCTYPE or ENTITY declaration in any XML part: Office never writes one, attacks do.
-    Only the prolog can declare them, so the first 4 KiB of each part are enough."""
-    for info in infos:
-        head = _member_head(data, info)
-        if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
-            return True
-    return False
+# A worksheet part, wherever workbook.xml.rels puts it (calamine follows the rels, not the
+# usual xl/worksheets/sheetN.xml name).
+_WORKSHEET_ROOT = re.compile(rb"<(?:\w+:)?worksheet[\s>]")
+# A cell with r="B12" first (as Excel, WPS, LibreOffice and openpyxl write it) and content:
+# not self-closing, since calamine skips the empty, styled-only <c r=".." s="3"/> cells.
+# The literal start lets the regex engine skip from candidate to candidate.
+_FILLED_CELL = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"[^>]*(?<!/)>')
+_CELL_WITHOUT_R_FIRST = re.compile(rb'<c(?:[>/\t\n\r]| (?!r="))')
+_PREFIXED_CELL = re.compile(rb":c[\s>/]")  # <x:c ..>: calamine goes by the local name
+_CELL_OR_ROW = re.compile(rb"<(?:\w+:)?(row|c)(?=[\s>/])([^>]*)>")
+_R_ATTRIBUTE = re.compile(rb'\br="([A-Z]{0,3})([0-9]{0,7})"')
+_SCAN_CHUNK = 1 << 20
+
+
+def _member_chunks(data: bytes, info: zipfile.ZipInfo) -> Iterator[bytes]:
+    """One member's bytes, inflated 1 MiB at a time and cut before a '<', so no tag straddles
+    two chunks (the zip-bomb check above already bounds the total)."""
+    carry = b""
+    for piece in _member_pieces(data, info):
+        buffer = carry + piece
+        cut = buffer.rfind(b"<")
+        if cut <= 0:
+            cut = len(buffer)
+        carry = buffer[cut:]
+        yield buffer[:cut]
+    if carry:
+        yield carry
+
+
+def _member_pieces(data: bytes, info: zipfile.ZipInfo) -> Iterator[bytes]:
+    signature, name_length, extra_length = _LOCAL_HEADER.unpack_from(data, info.header_offset)
+    if signature != b"PK\x03\x04":
+        raise zipfile.BadZipFile(f"bad local header for {info.filename}")
+    start = info.header_offset + _LOCAL_HEADER.size + name_length + extra_length
+    packed = data[start : start + info.compress_size]
+    if info.compress_type == zipfile.ZIP_STORED:
+        for offset in range(0, len(packed), _SCAN_CHUNK):
+            yield packed[offset : offset + _SCAN_CHUNK]
+    elif info.compress_type == zipfile.ZIP_DEFLATED:
+        inflate = zlib.decompressobj(-zlib.MAX_WBITS)
+        while packed:
+            yield inflate.decompress(packed, _SCAN_CHUNK)
+            packed = inflate.unconsumed_tail
+    else:  # any other method: zipfile's streaming reader
+        with zipfile.ZipFile(io.BytesIO(data)) as archive, archive.open(info) as part:
+            while piece := part.read(_SCAN_CHUNK):
+                yield piece
+
+
+def _column_number(letters: bytes) -> int:
+    number = 0
+    for letter in letters:
+        number = number * 26 + letter - 64
+    return number
+
+
+def _sheet_extent(data: bytes, info: zipfile.ZipInfo) -> tuple[int, int]:
+    """(rows, columns) of the grid calamine would build for this worksheet: the farthest row
+    and column holding a value. Found from the cells themselves, not <dimension ref=..>:
+    calamine ignores that element, and it may be missing or lie. A regex over the part's
+    text, no XML parser; a sheet whose cells do not all start with r= (or with a namespace
+    prefix) gets a slower pass that also places cells and rows without one."""
+    rows = cols = 0
+    for chunk in _member_chunks(data, info):
+        if _CELL_WITHOUT_R_FIRST.search(chunk) or _PREFIXED_CELL.search(chunk):
+            return _sheet_extent_counted(data, info)
+        refs = _FILLED_CELL.findall(chunk)
+        if refs:
+            letters, numbers = zip(*refs, strict=True)
+            rows = max(rows, *map(int, set(numbers)))
+            cols = max(cols, *map(_column_number, set(letters)))
+    return rows, cols
+
+
+def _sheet_extent_counted(data: bytes, info: zipfile.ZipInfo) -> tuple[int, int]:
+    """``_sheet_extent`` for a sheet whose rows or cells leave out r=: a row without one
+    follows the previous row, a cell without one the previous cell."""
+    rows = cols = row = col = 0
+    for chunk in _member_chunks(data, info):
+        for match in _CELL_OR_ROW.finditer(chunk):
+            tag, attributes = match.groups()
+            position = _R_ATTRIBUTE.search(attributes)
+            if tag == b"row":
+                row = int(position.group(2)) if position and position.group(2) else row + 1
+                col = 0
+                continue
+            if position and position.group(1):
+                col = _column_number(position.group(1))
+                row = int(position.group(2)) if position.group(2) else row
+            else:
+                col += 1
+            if not attributes.endswith(b"/"):
+                rows, cols = max(rows, row), max(cols, col)
+    return rows, cols
 
 
 # ---------------------------------------------------------------------------------------
@@ -462,7 +577,10 @@ def _unit_reporter(unit_code: str | None) -> str | None:
     return unit.reporter if unit else None
 
 
-def _read_rows(table: _Table, result: ReadResult, catalogue: Catalogue) -> None:
+def _read_rows(table: _Table, result: ReadResult, catalogue: Catalogue) -> list[str]:
+    """Records and problems for the table's rows; returns the cells of percentage indicators
+    that hold a small number (0.85), which may be a %-formatted cell showing 85%."""
+    percent_suspects: list[str] = []
     reporter = _unit_reporter(result.unit_code)
     seen: dict[str, str] = {}
     for r in range(table.header_row + 1, len(table.grid)):
@@ -518,6 +636,12 @@ def _read_rows(table: _Table, result: ReadResult, catalogue: Catalogue) -> None:
             continue
         seen[code] = value_ref
         parsed = parse_number(value_raw, indicator)
+        if (
+            indicator.type == "percentage"
+            and (type(value_raw) is float or type(value_raw) is int)
+            and 0 < abs(value_raw) <= PERCENT_FRACTION_MAX
+        ):
+            percent_suspects.append(value_ref)
         for problem_code, severity, message in parsed.problems:
             result.add(problem_code, severity, message, indicator_code=code, **where)
         note = _text(row[table.note_col]) if table.note_col is not None and table.note_col < len(row) else ""
@@ -543,6 +667,52 @@ def _read_rows(table: _Table, result: ReadResult, catalogue: Catalogue) -> None:
                 sheet=table.sheet,
                 indicator_code=indicator.code,
             )
+    return percent_suspects
+
+
+def _is_percent_format(number_format: str) -> bool:
+    """'0%', '0.0%', '[Red]0.00%': a % outside quoted text, escapes and [..] sections."""
+    bare = re.sub(r'"[^"]*"|\\.|\[[^\]]*\]', "", number_format)
+    return "%" in bare
+
+
+def _percent_formatted(path: Path, sheet: str, refs: list[str]) -> set[str]:
+    """Which of ``refs`` have a percent number format (calamine does not read formats)."""
+    from openpyxl import load_workbook
+
+    try:
+        workbook = load_workbook(path, read_only=True)
+        try:
+            worksheet = workbook[sheet]
+            return {ref for ref in refs if _is_percent_format(str(worksheet[ref].number_format or ""))}
+        finally:
+            workbook.close()
+    except Exception:  # ruff: ignore[blind-except] - best effort; the value stays as calamine read it
+        return set()
+
+
+def _read_percent_formats(path: Path, result: ReadResult, catalogue: Catalogue, suspects: list[str]) -> None:
+    """A percentage typed as 85% is stored as 0.85 in a %-formatted cell; the catalogue's
+    percentages are numbers of percent (72.5 means 72.5%), so read it as 85. openpyxl opens
+    the file only when a percentage cell holds such a small number, a few files a night."""
+    if not suspects or result.sheet is None or path.suffix.lower() not in (".xlsx", ".xlsm"):
+        return
+    formatted = _percent_formatted(path, result.sheet, suspects)
+    for index, record in enumerate(result.records):
+        if record.cell not in formatted or record.value is None:
+            continue
+        value = round(record.value * 100, 10)
+        shown = f"{_format_number(value)}%"
+        result.records[index] = record._replace(value=value, raw_text=shown)
+        name = catalogue[record.indicator_code].name
+        result.add(
+            "cell.percent_format",
+            "info",
+            f"“{name}”是百分比格式的单元格（存为 {_format_number(record.value)}，显示为 {shown}），已按 {shown} 读取。",
+            sheet=result.sheet,
+            cell=record.cell,
+            indicator_code=record.indicator_code,
+        )
 
 
 def _blank_cell_contents(path: Path, sheet: str, refs: set[str]) -> dict[str, tuple[str, str]]:
@@ -643,7 +813,8 @@ def read_workbook_and_grid(
         return result, None
     result.sheet = table.sheet
     _read_header(table, result, catalogue, path.name, default_year)
-    _read_rows(table, result, catalogue)
+    percent_suspects = _read_rows(table, result, catalogue)
+    _read_percent_formats(path, result, catalogue, percent_suspects)
     _explain_blank_cells(path, result, catalogue)
     return result, table.grid
 
