@@ -315,12 +315,17 @@ def _local(iso_utc: str | None) -> str:
     return datetime.fromisoformat(iso_utc).astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
 
 
+def _resent_and_rejected(row: Mapping[str, Any]) -> bool:
+    """A unit whose figures stand from an earlier file, and whose latest file was sent back."""
+    return row["timeliness"] in ("on_time", "late") and row.get("latest_status") == "rejected"
+
+
 def _status_cells(row: Mapping[str, Any]) -> list[str]:
     """One unit's 报送情况 as a clerk reads it: code, name, status, first received, deadline, latest file."""
     return [
         row["unit_code"],
         row["unit_name"],
-        TIMELINESS_TEXT[row["timeliness"]],
+        TIMELINESS_TEXT[row["timeliness"]] + ("（最新文件退回待改）" if _resent_and_rejected(row) else ""),
         _local(row["first_received"]),
         _local(row["deadline"]),
         row["latest_file"] or "",
@@ -356,6 +361,9 @@ def render_timeliness(timeliness: Sequence[Mapping[str, Any]]) -> list[str]:
         names = [r["unit_name"] for r in timeliness if r["timeliness"] == key]
         if names:
             lines += [f"- {TIMELINESS_TEXT[key]}：" + "、".join(names), ""]
+    resent = [r["unit_name"] for r in timeliness if _resent_and_rejected(r)]
+    if resent:  # their figures stand, but what they sent last needs correcting: say so
+        lines += [f"- 最新文件退回待改（仍使用此前接收的数字）{len(resent)} 个：" + "、".join(resent), ""]
     return lines
 
 

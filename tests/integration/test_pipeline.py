@@ -308,3 +308,16 @@ def test_a_renamed_unit_keeps_its_history(inbox: Path, project: Path, monkeypatc
         assert list((project / "output" / "feedback" / "2021").glob("MT04_桃林村_2021年回执.xlsx"))
     finally:
         load_roster.cache_clear()
+
+
+def test_a_unit_whose_latest_file_was_sent_back_is_counted(inbox: Path, project: Path) -> None:
+    """Its earlier figures stand, but 报送情况 must not hide that what it sent last was
+    rejected (it used to say 退回待改 0 个)."""
+    run_pipeline()
+    path = next(inbox.glob("2021/MT06_*"))
+    set_cell(path, "REV01", "很多")  # a resubmission that is sent back
+    assert [line["status"] for line in run_pipeline()] == ["rejected"]
+    report = (project / "output" / "2021" / "annual_report.md").read_text(encoding="utf-8")
+    assert "最新文件退回待改（仍使用此前接收的数字）1 个：第06村（待核定）" in report
+    with (project / "output" / "2021" / "submission_status.csv").open(encoding="utf-8-sig") as handle:
+        assert {row[0]: row[2] for row in csv.reader(handle)}["MT06"].endswith("（最新文件退回待改）")
