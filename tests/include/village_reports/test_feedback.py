@@ -151,3 +151,26 @@ def test_the_township_is_named_from_the_roster(make_workbook, roster, tmp_path: 
     written = write_feedback(tmp_path, _arrival(path), read_workbook(path), "accepted", roster=other)
     workbook = openpyxl.load_workbook(written)
     assert workbook["回执"]["A1"].value == "相思镇村级报表 回执"
+
+
+def test_the_receipt_writer_is_linear_in_problem_rows(make_workbook, tmp_path: Path) -> None:
+    """20,000 stray rows once took 275 s (openpyxl's max_row per row). Counted in function
+    calls, not seconds: four times the problems may cost about four times the calls."""
+    import cProfile
+    import pstats
+
+    from village_reports.feedback import feedback_bytes
+    from village_reports.reader import Problem
+
+    path = make_workbook()
+    result = read_workbook(path)
+    grid = [["x"] * 7 for _ in range(60)]
+
+    def calls(n: int) -> int:
+        result.problems = [Problem("outlier.peer", "warning", f"第 {i} 行", "填报表", f"F{i + 8}") for i in range(n)]
+        profile = cProfile.Profile()
+        profile.runcall(feedback_bytes, _arrival(path), result, "accepted_with_warnings", grid=grid)
+        return pstats.Stats(profile).total_calls  # type: ignore[attr-defined]
+
+    small, large = calls(2_000), calls(8_000)
+    assert large < 4.6 * small
