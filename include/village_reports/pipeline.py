@@ -19,7 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from village_reports import intake, rules, settings, staging, totals, warehouse
-from village_reports.feedback import Standing, standings, write_feedback
+from village_reports.feedback import Standing, feedback_paths, standings, write_feedback
 from village_reports.intake import Arrival
 from village_reports.reader import ReadResult, read_workbook_and_grid
 from village_reports.report import write_outputs
@@ -394,6 +394,39 @@ def _names(rows: Sequence[dict[str, Any]]) -> str:
     return "、".join(names) + more
 
 
+def restore_missing_feedback() -> int:
+    """Write again every 回执 that is missing although its load committed (a kill or a full
+    disk between the commit and the write), from what the warehouse stored; how many.
+    A stat per submission: the night's files are known, their 回执 are not re-read."""
+    engine = warehouse.get_engine()
+    out, roster = settings.output_dir(), load_roster()
+    missing = [
+        row
+        for row in warehouse.all_submissions(engine)
+        if not feedback_paths(out, row["year"], row["unit_code"], row["submission_id"], roster)[-1].exists()
+    ]
+    if not missing:
+        return 0
+    deadline = load_rules().deadline
+    files = warehouse.unit_year_files(engine, {(r["unit_code"], r["year"]) for r in missing if r["unit_code"]})
+    standing = standings(files, deadline)
+    for row in missing:
+        listed = files.get((row["unit_code"], row["year"]), [])
+        latest = not listed or listed[-1]["submission_id"] == row["submission_id"]
+        result = warehouse.stored_result(engine, row["submission_id"], row["file_name"])
+        write_feedback(
+            out,
+            {**row, "sha256": row["submission_id"]},
+            result,
+            row["status"],
+            roster=roster,
+            standing=standing.get(row["submission_id"]) or Standing(deadline(row["year"])),
+            latest=latest,
+        )
+    log.warning("补写了 %d 份缺失的回执（入库后未能写出）", len(missing))
+    return len(missing)
+
+
 def finish_run(
     loaded: Iterable[Sequence[dict[str, Any]] | dict[str, Any] | None], run_key: str = LOCAL_RUN
 ) -> dict[str, Any]:
@@ -417,6 +450,7 @@ def finish_run(
         if late:
             log.info("%s年逾期报送的单位 %d 个：%s", year, len(late), _names(late))
     summary["validation_report"] = str(write_validation_report(engine, settings.output_dir() / "validation"))
+    summary["feedback_restored"] = restore_missing_feedback()
     run_folder = staging.run_dir(run_key)
     if any((run_folder / "batches").glob("*/arrivals.json")):
         log.warning("some batches did not load; their staged files stay in %s for a retry", run_folder)

@@ -321,3 +321,20 @@ def test_a_unit_whose_latest_file_was_sent_back_is_counted(inbox: Path, project:
     assert "最新文件退回待改（仍使用此前接收的数字）1 个：第06村（待核定）" in report
     with (project / "output" / "2021" / "submission_status.csv").open(encoding="utf-8-sig") as handle:
         assert {row[0]: row[2] for row in csv.reader(handle)}["MT06"].endswith("（最新文件退回待改）")
+
+
+def test_a_lost_receipt_is_written_again_by_the_next_run(inbox: Path, project: Path) -> None:
+    """A 回执 lost after its load committed (a kill, a full disk) is written again, from
+    the warehouse, by the next run, even a run with no new file."""
+    run_pipeline()
+    folder = project / "output" / "feedback" / "2021"
+    latest = next(folder.glob("MT04_*.xlsx"))
+    before = openpyxl.load_workbook(latest)["回执"]["C4"].value
+    kept = list((folder / "全部回执").glob("MT04_*.xlsx"))
+    for path in (latest, *kept):
+        path.unlink()
+    lines = pipeline.run_ingest()
+    assert lines == [] and pipeline.finish_run([lines])["feedback_restored"] == 1
+    assert latest.exists() and [p.exists() for p in kept] == [True]
+    assert openpyxl.load_workbook(latest)["回执"]["C4"].value == before == "已接收"
+    assert pipeline.finish_run([[]])["feedback_restored"] == 0
