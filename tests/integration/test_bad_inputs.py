@@ -76,6 +76,16 @@ def _set(code: str, value: object, note: str | None = None) -> Callable[[Workboo
     return edit
 
 
+def _percent(code: str, fraction: float) -> Callable[[Workbook], None]:
+    """The figure typed as a percentage in Excel: stored as a fraction, shown with %."""
+
+    def edit(wb: Workbook) -> None:
+        cell = wb[DATA_SHEET].cell(row=_row(wb[DATA_SHEET], code), column=VALUE_COL)
+        cell.value, cell.number_format = fraction, "0%"
+
+    return edit
+
+
 def saved(
     unit: str = "MT01", year: int = YEAR, edit: Callable[[Workbook], None] | None = None
 ) -> Callable[[Path], None]:
@@ -233,6 +243,15 @@ KINDS = [
         "rejected",
         "超出合理范围",
     ),
+    # a value far out (4.9 KB of file) once made calamine allocate 512 GiB and abort the run
+    Kind(
+        "far_cell",
+        "MT01_远端.xlsx",
+        saved(edit=lambda wb: wb[DATA_SHEET].__setitem__("XFD1048576", 1)),
+        "rejected",
+        "远超填报表的范围",
+    ),
+    Kind("percent_cell", "MT00_百分比.xlsx", saved("MT00", edit=_percent("SAF08", 0.85)), "accepted", "已按 85% 读取"),
     # a blank is "not reported": the file is accepted and the 回执 lists the blank's row
     Kind("blank_required", "MT01_漏填.xlsx", saved(edit=_set("REV01", None)), "accepted_with_warnings", "1 项没有填写"),
     Kind("duplicated_row", "MT01_重复行.xlsx", saved(edit=duplicate_row), "rejected", "出现了两次"),
