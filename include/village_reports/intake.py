@@ -26,6 +26,16 @@ Every inbox entry is judged on its own; none of them stops the others (issue 15)
   ``.~lock.x.xlsx#``) and OS artefacts (``Thumbs.db``, ``.DS_Store``, ``desktop.ini``,
   ``._x``). Folders are walked, not received.
 
+The time a file was received is ours: when this scan first found it (files found in
+one scan are a microsecond apart, in the order of their file times, so a village's two
+files of one night keep their order). A file's own time is set by the clerk's PC and
+copied with the file, so it cannot say when the township got it. For files received
+before the pipeline saw them (an import of past years, the sample data), the office's
+register of received files (收件登记), ``inbox/<year>/收件登记.csv`` with the columns
+文件名 and 收到时间 (Beijing time, ``YYYY-MM-DD HH:MM``), gives their times; the register
+itself is not a submission. Its time applies to the first file of a name only: a file
+that replaces one already received under that name is ours (received now).
+
 Duplicates are by content alone, because the warehouse keys a submission by its SHA-256
 (``submission.submission_id``). A file moved to another year folder (same bytes, new
 year) is therefore still a duplicate and not read for its new year; it is logged as a
@@ -35,6 +45,7 @@ schema change a per-year duplicate needs).
 
 from __future__ import annotations
 
+import csv
 import errno
 import hashlib
 import logging
@@ -44,8 +55,9 @@ import stat
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from village_reports.reader import WORKBOOK_SUFFIXES
 
@@ -56,7 +68,7 @@ _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLO
 EMPTY_FILE_PAUSE = 0.5  # seconds: an empty file that grows meanwhile is still being copied
 _SYSTEM_FILES = {"thumbs.db", "desktop.ini", ".ds_store"}
 # Kinds of skipped entries that are noise, not news: logged at info, left out of summaries.
-QUIET_KINDS = frozenset({"lock_file", "system_file"})
+QUIET_KINDS = frozenset({"lock_file", "system_file", "register"})
 SUMMARY_LISTED, SUMMARY_PATH_CHARS = 10, 60  # a run's reference stays one small XCom
 
 
@@ -69,7 +81,7 @@ class Arrival:
     sha256: str
     size: int
     file_name: str
-    received_at: str  # ISO 8601, UTC: when the file landed in the inbox (its mtime), never later than now
+    received_at: str  # ISO 8601, UTC: when we received it (first found, or the office's register)
     receipt_id: str
     duplicate: bool = False  # its content was already received under another name or earlier
     archive_path: str = ""
@@ -151,9 +163,44 @@ def receipt_id(relative_path: str, sha256: str) -> str:
     return hashlib.sha256(f"{relative_path}\0{sha256}".encode()).hexdigest()
 
 
-def _received_at(mtime: float, now: datetime) -> str:
-    landed = datetime.fromtimestamp(mtime, UTC)
-    return min(landed, now).isoformat(timespec="seconds")
+REGISTER_NAME = "收件登记.csv"
+_REGISTER_ZONE = ZoneInfo("Asia/Shanghai")
+
+
+def read_register(folder: Path) -> dict[str, datetime]:
+    """The office's register of received files in ``folder``: file name -> when it came.
+    Rows whose time does not parse are logged and left out (the file is then ours: now)."""
+    path = folder / REGISTER_NAME
+    if not path.is_file() or path.is_symlink():
+        return {}
+    found = {}
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        for row in csv.DictReader(handle):
+            name, when = (row.get("文件名") or "").strip(), (row.get("收到时间") or "").strip()
+            try:
+                found[name] = datetime.strptime(when, "%Y-%m-%d %H:%M").replace(tzinfo=_REGISTER_ZONE)
+            except ValueError:
+                log.warning("%s：“%s”的收到时间“%s”无法识别（应为 YYYY-MM-DD HH:MM），按收到时记", path, name, when)
+    return found
+
+
+def write_register(folder: Path, received: dict[str, datetime]) -> Path:
+    """Write ``folder``'s register (the sample data's arrival times)."""
+    path = folder / REGISTER_NAME
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["文件名", "收到时间"])
+        for name, when in sorted(received.items(), key=lambda item: item[1]):
+            writer.writerow([name, when.astimezone(_REGISTER_ZONE).strftime("%Y-%m-%d %H:%M")])
+    return path
+
+
+def _received_at(registered: datetime | None, now: datetime, order: int) -> str:
+    """Ours: the register's time if it has one (never later than now), else now, plus
+    ``order`` microseconds for the files one scan takes in."""
+    if registered is not None:
+        return min(registered.astimezone(UTC), now).isoformat(timespec="seconds")
+    return (now + timedelta(microseconds=order)).isoformat(timespec="microseconds")
 
 
 def _is_year(name: str) -> bool:
@@ -190,6 +237,8 @@ def _walk(folder: Path, scan: Scan, rel: str) -> Iterator[tuple[Path, str]]:
 
 
 def _artefact(name: str) -> str | None:
+    if name == REGISTER_NAME:
+        return "register"
     if name.startswith("~$") or (name.startswith(".~lock.") and name.endswith("#")):
         return "lock_file"
     if name.lower() in _SYSTEM_FILES or name.startswith("._"):
@@ -231,7 +280,8 @@ def _judge(path: Path, rel: str, inbox: Path, scan: Scan) -> os.stat_result | No
         scan.skip(rel, "not_regular", f"跳过：inbox/{rel} 不是普通文件，未读取。")
         return None
     if kind := _artefact(path.name):
-        scan.skip(rel, kind, f"跳过：inbox/{rel} 是 Office 锁文件或系统文件，不是报送。")
+        what = "收件登记" if kind == "register" else " Office 锁文件或系统文件"
+        scan.skip(rel, kind, f"跳过：inbox/{rel} 是{what}，不是报送。")
         return None
     return listed
 
@@ -313,6 +363,7 @@ def scan(
     known_contents: set[str],
     years: Iterable[int] | None = None,
     archive_root: Path | None = None,
+    received_names: set[tuple[int, str]] = frozenset(),  # type: ignore[assignment]
 ) -> Scan:
     """Look at the inbox once: files under ``inbox/<year>/`` (and its subfolders) not yet
     received at that path with that content, and every entry skipped, each logged.
@@ -333,6 +384,7 @@ def scan(
         folder = inbox / str(year)
         if folder.is_symlink() or not folder.is_dir():  # a linked year folder is logged with the strays
             continue
+        register = read_register(folder)
         candidates = []
         for path, rel in _walk(folder, result, str(year)):
             if (listed := _judge(path, rel, inbox, result)) is not None:
@@ -366,7 +418,12 @@ def scan(
                     sha,
                     status.st_size,
                     path.name,
-                    _received_at(status.st_mtime, now),
+                    _received_at(
+                        # a register names a file's first arrival: a later file of that name is ours
+                        None if (year, path.name) in received_names else register.get(path.name),
+                        now,
+                        len(result.arrivals),
+                    ),
                     receipt,
                     duplicate,
                 )

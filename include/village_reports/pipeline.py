@@ -70,7 +70,14 @@ def discover_and_archive(
     receipts, contents = (
         (set(), set()) if reprocess else (warehouse.known_receipts(engine), warehouse.known_hashes(engine))
     )
-    found = intake.scan(settings.inbox_dir(), receipts, contents, years, archive_root=settings.archive_dir())
+    found = intake.scan(
+        settings.inbox_dir(),
+        receipts,
+        contents,
+        years,
+        archive_root=settings.archive_dir(),
+        received_names=warehouse.received_names(engine),
+    )
     archived = []
     for arrival in found.arrivals:
         try:

@@ -20,6 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from village_reports.catalogue import DATA_DIR, Catalogue, Indicator, load_catalogue
+from village_reports.intake import read_register, write_register
 from village_reports.roster import Roster, Unit, load_roster
 from village_reports.settings import read_yaml
 from village_reports.template import build_workbook, template_file_name
@@ -245,7 +246,9 @@ def sample_received_at(year: int, unit: Unit, plan: SamplePlan, roster: Roster) 
 
 
 def write_samples(inbox: Path, years: Iterable[int] | None = None, drafts: bool = False) -> list[Path]:
-    """Write every unit's filled workbook under ``inbox/<year>/``, dated as it 'arrived';
+    """Write every unit's filled workbook under ``inbox/<year>/``, and when each 'arrived'
+    into the year's register of received files (收件登记.csv: the pipeline's receipt time
+    is its own, so past arrivals come from the register, as an office's import would);
     with ``drafts``, also the earlier files some units sent in the reference year."""
     plan = load_plan()
     catalogue = load_catalogue()
@@ -253,19 +256,31 @@ def write_samples(inbox: Path, years: Iterable[int] | None = None, drafts: bool 
     paths = []
     for year in years or plan.years:
         per_unit = sample_values(year, plan, catalogue, roster)
+        folder = inbox / str(year)
+        received = {}
         for unit in roster.units:
-            path = write_unit_sample(inbox / str(year), unit, year, per_unit[unit.code], catalogue)
-            arrived = sample_received_at(year, unit, plan, roster).timestamp()
-            os.utime(path, (arrived, arrived))
+            path = write_unit_sample(folder, unit, year, per_unit[unit.code], catalogue)
+            arrived = sample_received_at(year, unit, plan, roster)
+            received[path.name] = arrived
+            os.utime(path, (arrived.timestamp(), arrived.timestamp()))  # as a copy would keep it
             paths.append(path)
             for draft in plan.drafts if drafts and year == plan.reference_year else ():
                 if draft.unit == unit.code:
-                    paths.append(_write_draft(path, draft, unit, year, per_unit[unit.code], catalogue))
+                    earlier = arrived - timedelta(days=draft.days_before)
+                    paths.append(_write_draft(path, draft, unit, year, per_unit[unit.code], catalogue, earlier))
+                    received[paths[-1].name] = earlier
+        write_register(folder, {**read_register(folder), **received})
     return paths
 
 
 def _write_draft(
-    final: Path, draft: Draft, unit: Unit, year: int, values: Mapping[str, float], catalogue: Catalogue
+    final: Path,
+    draft: Draft,
+    unit: Unit,
+    year: int,
+    values: Mapping[str, float],
+    catalogue: Catalogue,
+    arrived: datetime,
 ) -> Path:
     """The earlier file of ``draft``, beside its final file and dated before it."""
     typed: dict[str, Any] = {code: _cell_value(v, catalogue[code]) for code, v in values.items()}
@@ -275,6 +290,5 @@ def _write_draft(
     # "(" sorts before ".": were both files to arrive at once, the final one is still the latest
     path = final.with_name(f"{final.stem}({draft.label}).xlsx")
     build_workbook(unit, year, catalogue, values=typed).save(path)
-    arrived = final.stat().st_mtime - draft.days_before * 86_400
-    os.utime(path, (arrived, arrived))
+    os.utime(path, (arrived.timestamp(), arrived.timestamp()))
     return path

@@ -239,6 +239,12 @@ def unit_year_files(engine: Engine, pairs: Iterable[tuple[str, int]]) -> dict[tu
     return found
 
 
+def received_names(engine: Engine) -> set[tuple[int, str]]:
+    """(year, file name) of every file received so far."""
+    with engine.connect() as connection:
+        return {(row[0], row[1]) for row in connection.execute(sql("dml/select_received_names")[0])}
+
+
 def all_submissions(engine: Engine) -> Iterator[dict[str, Any]]:
     """Every submission's name, place and status, streamed (a county keeps 24,000 a year)."""
     with engine.connect() as connection:

@@ -338,3 +338,17 @@ def test_a_lost_receipt_is_written_again_by_the_next_run(inbox: Path, project: P
     assert latest.exists() and [p.exists() for p in kept] == [True]
     assert openpyxl.load_workbook(latest)["回执"]["C4"].value == before == "已接收"
     assert pipeline.finish_run([[]])["feedback_restored"] == 0
+
+
+def test_a_correction_with_an_older_file_time_is_put_in_force(inbox: Path) -> None:
+    """The file's time is the clerk's PC's: a correction saved on a PC whose clock is behind
+    (or copied keeping an old time) is still the latest file we received."""
+    import os
+
+    run_pipeline()
+    path = next(inbox.glob("2021/MT03_*"))
+    set_cell(path, "REV01", 40)
+    os.utime(path, (1_577_836_800, 1_577_836_800))  # 2020-01-01: older than the first file
+    assert [line["status"] for line in run_pipeline()] == ["accepted"]
+    current = {r[1]: r[8] for r in view("village_indicator_values", "1, 2") if r[0] == 2021 and r[4] == "REV01"}
+    assert current["MT03"] == 40

@@ -215,3 +215,22 @@ def test_no_entry_stops_the_others(inbox: Path, caplog) -> None:
     )
     summary = found.summary()
     assert summary["skipped_total"] == 4 and len(str(summary)) < 1_000
+
+
+def test_the_receipt_time_is_ours_or_the_registers(inbox: Path) -> None:
+    """A file's own time is the clerk's PC's: the receipt time is when we found it, unless
+    the office's register (收件登记.csv) says when it came."""
+    from datetime import UTC, datetime, timedelta
+
+    old, registered = inbox / "2021" / "旧时间.xlsx", inbox / "2021" / "登记过.xlsx"
+    old.write_bytes(GOOD + b" old")
+    registered.write_bytes(GOOD + b" registered")
+    os.utime(old, (1_500_000_000, 1_500_000_000))  # 2017, as a PC with a wrong clock says
+    (inbox / "2021" / intake.REGISTER_NAME).write_text(
+        "文件名,收到时间\n登记过.xlsx,2022-03-01 09:30\n", encoding="utf-8-sig"
+    )
+    before = datetime.now(UTC)
+    found = {a.file_name: a for a in intake.discover(inbox, set(), set())}
+    assert intake.REGISTER_NAME not in found  # the register is not a submission
+    assert before <= datetime.fromisoformat(found["旧时间.xlsx"].received_at) <= before + timedelta(minutes=1)
+    assert found["登记过.xlsx"].received_at == "2022-03-01T01:30:00+00:00"
