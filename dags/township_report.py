@@ -10,6 +10,7 @@ from airflow.sdk import Asset, dag, get_current_context, task
 
 WAREHOUSE = Asset("village_warehouse")
 
+
 DOC = """
 ### 镇级汇总 · township totals and report
 
@@ -42,10 +43,11 @@ def township_report() -> None:
 
     @task(map_index_template="{{ reporting_year }}", multiple_outputs=False)
     def report_year(year: int) -> dict:
-        from village_reports import pipeline
+        from village_reports import faults, pipeline
 
         get_current_context()["reporting_year"] = year  # type: ignore[typeddict-unknown-key]
-        return pipeline.report_year(year)
+        with faults.in_task():  # a full disk, a read-only warehouse: one line, no retries
+            return pipeline.report_year(year)
 
     report_year.expand(year=changed_years())
 

@@ -58,10 +58,12 @@ After a rule or catalogue change, add `--dag-run-conf '{"reprocess": true}'`.
 
 
 @task(multiple_outputs=False)
-def prepare_warehouse() -> str:
-    from village_reports import pipeline
+def prepare_warehouse(run_id: str | None = None) -> str:
+    from village_reports import faults, pipeline
 
-    return pipeline.prepare_warehouse()
+    faults.forget(run_id or pipeline.LOCAL_RUN)  # this run's lines start afresh
+    with faults.in_task():
+        return pipeline.prepare_warehouse()
 
 
 @task(multiple_outputs=False)
@@ -78,22 +80,25 @@ def discover_and_archive(
     _dialect: str, years: list[int] | None = None, params: dict | None = None, run_id: str | None = None
 ) -> dict:
     """``_dialect``: the warehouse is ready. ``years``: the annual run's; else the params'."""
-    from village_reports import pipeline
+    from village_reports import faults, pipeline
 
     params = params or {}
     chosen = years if years is not None else [int(y) for y in params.get("years") or []]
     run_key = run_id or pipeline.LOCAL_RUN
-    return pipeline.discover_and_archive(chosen or None, reprocess=bool(params.get("reprocess")), run_key=run_key)
+    reprocess = bool(params.get("reprocess"))
+    with faults.in_task():
+        return pipeline.discover_and_archive(chosen or None, reprocess=reprocess, run_key=run_key)
 
 
 @task(multiple_outputs=False)
 def plan_batches(run: dict) -> list[dict]:
     import os
 
-    from village_reports import pipeline
+    from village_reports import faults, pipeline
 
     size = os.environ.get("VILLAGE_REPORTS_BATCH_SIZE")
-    return pipeline.plan_batches(run, int(size) if size else None)
+    with faults.in_task():
+        return pipeline.plan_batches(run, int(size) if size else None)
 
 
 def _label(batch: dict) -> None:
@@ -102,35 +107,39 @@ def _label(batch: dict) -> None:
 
 @task(map_index_template="{{ batch_label }}", multiple_outputs=False)
 def read(batch: dict) -> dict:
-    from village_reports import pipeline
+    from village_reports import faults, pipeline
 
     _label(batch)
-    return pipeline.read_batch(batch)
+    with faults.in_task():
+        return pipeline.read_batch(batch)
 
 
 @task(map_index_template="{{ batch_label }}", multiple_outputs=False)
 def validate(batch: dict) -> dict:
-    from village_reports import pipeline
+    from village_reports import faults, pipeline
 
     _label(batch)
-    return pipeline.validate_batch(batch)
+    with faults.in_task():
+        return pipeline.validate_batch(batch)
 
 
 @task(map_index_template="{{ batch_label }}", multiple_outputs=False)
 def load(batch: dict) -> dict:
-    from village_reports import pipeline
+    from village_reports import faults, pipeline
 
     _label(batch)
-    return pipeline.load_batch(batch)
+    with faults.in_task():
+        return pipeline.load_batch(batch)
 
 
 @task(outlets=[WAREHOUSE], trigger_rule="all_done", multiple_outputs=False)
 def publish(loaded: list[dict], run_id: str | None = None, outlet_events: Any = None) -> dict:
     from airflow.sdk.exceptions import AirflowSkipException
 
-    from village_reports import pipeline
+    from village_reports import faults, pipeline
 
-    summary = pipeline.finish_run(loaded, run_key=run_id or pipeline.LOCAL_RUN)
+    with faults.in_task():
+        summary = pipeline.finish_run(loaded, run_key=run_id or pipeline.LOCAL_RUN)
     if not summary["years"]:  # a skipped task emits no asset event: township_report has nothing to redo
         raise AirflowSkipException("no new file tonight: the warehouse did not change")
     outlet_events[WAREHOUSE].extra = pipeline.asset_extra(summary)  # the years township_report redoes
@@ -139,10 +148,11 @@ def publish(loaded: list[dict], run_id: str | None = None, outlet_events: Any = 
 
 @task(trigger_rule="all_done", multiple_outputs=False)
 def report_years(years: list[int], loaded: list[dict], run_id: str | None = None) -> list[dict]:
-    from village_reports import pipeline
+    from village_reports import faults, pipeline
 
-    pipeline.finish_run(loaded, run_key=run_id or pipeline.LOCAL_RUN)
-    return [pipeline.report_year(year) for year in years]
+    with faults.in_task():
+        pipeline.finish_run(loaded, run_key=run_id or pipeline.LOCAL_RUN)
+        return [pipeline.report_year(year) for year in years]
 
 
 @task(trigger_rule="one_failed", retries=0, multiple_outputs=False)
@@ -152,10 +162,11 @@ def fail_the_run(ti: Any = None) -> None:
     would otherwise turn a failed night green. Names the steps that failed."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    from village_reports import pipeline
+    from village_reports import faults, pipeline
 
     states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(ti.run_id, {})
-    raise AirflowFailException(pipeline.failed_steps_message(states))
+    # a full disk, a read-only warehouse: the failed step's one line too
+    raise AirflowFailException(pipeline.failed_steps_message(states, faults.recorded(ti.run_id)))
 
 
 def _fail_the_run_when_a_step_fails(dag: Any) -> None:

@@ -344,14 +344,17 @@ def _rewrite_replaced(
             log.info("回执 of %s now says it was replaced by %s", file["file_name"], this.replaced_by["file_name"])
 
 
-def failed_steps_message(states: Mapping[str, str | None]) -> str:
+def failed_steps_message(states: Mapping[str, str | None], faults: Sequence[str] = ()) -> str:
     """One line for a run in which steps failed: which failed, which never ran because of
-    them. ``states``: task id (``_<n>`` for a mapped batch) -> state, as Airflow gives them."""
+    them, and why where a step said so (``faults``: a full disk, a read-only warehouse).
+    ``states``: task id (``_<n>`` for a mapped batch) -> state, as Airflow gives them."""
     failed = sorted(task for task, state in states.items() if state == "failed" and task != "fail_the_run")
     blocked = sorted(task for task, state in states.items() if state == "upstream_failed")
     text = "本次运行有步骤失败：" + ("、".join(failed) or "（未知）")
     if blocked:
         text += f"；因此未运行：{'、'.join(blocked)}"
+    if faults:
+        text += f"（{'；'.join(faults)}）"
     return text + "。已入库的文件照常入库并有回执；修复后再次运行即可补上其余文件。"
 
 
@@ -440,9 +443,13 @@ def finish_run(
     """After a run's loads: say who is still missing or late, rewrite the validation
     report from the stored history, and remove the run's staged files. Holds a few
     numbers per year, never the night's figures."""
+    from village_reports import faults
     from village_reports.validation_report import write_validation_report
 
     summary = summarise_loads(loaded)
+    summary["faults"] = faults.recorded(run_key)  # a step's one line when it failed for want of a resource
+    for line in summary["faults"]:
+        log.warning("本次运行因资源问题失败的步骤：%s", line)
     engine = warehouse.get_engine()
     summary["missing"] = {}
     for year in summary["years"]:

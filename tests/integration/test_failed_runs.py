@@ -46,3 +46,17 @@ def test_failed_loads_fail_the_annual_run(tmp_path: Path) -> None:
     output = _dags_test(env, "village_reports_annual", "2022-01-01")
     assert "state=failed" in output
     assert "本次运行有步骤失败：batch.load_" in output
+
+
+@pytest.mark.slow
+def test_a_warehouse_that_is_down_ends_the_night_in_one_line(tmp_path: Path) -> None:
+    """A resource fault fails its step at once (no retries) and the run says why in one line."""
+    write_samples(tmp_path / "data" / "inbox", [2021])
+    env = airflow_env(
+        tmp_path, tmp_path, AIRFLOW_CONN_VILLAGE_WAREHOUSE="postgresql+psycopg://root@127.0.0.1:1/warehouse"
+    )  # no FAST_RETRIES: a retried step would wait 5 minutes and the test would time out
+    subprocess.run([AIRFLOW, "db", "migrate"], env=env, check=True, capture_output=True, timeout=300)
+    output = _dags_test(env, "village_reports")
+    assert "state=failed" in output
+    assert "本次运行有步骤失败：prepare_warehouse" in output
+    assert "（prepare_warehouse：数据仓库无法连接：127.0.0.1:1）" in output
