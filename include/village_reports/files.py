@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import secrets
+import threading
+from collections.abc import Generator
+from contextlib import contextmanager
 from pathlib import Path
 
 _FOLDERS_MADE: set[Path] = set()  # a night writes tens of thousands of 回执 into a few folders
@@ -17,8 +21,11 @@ def _make_parent(path: Path, again: bool = False) -> None:
 
 
 def _partial(path: Path) -> Path:
-    # the process id: two writers of the same file never share a temporary name
-    return path.with_name(f".{path.name}.{os.getpid()}.part")
+    """A temporary name of the writer's own: the process id (two runs' processes), the
+    thread (two writers in one process: ``airflow dags test``, tests) and a random part
+    (a process id reused in another container sharing the folder). Two writers of the
+    same file never share one, so neither renames or removes the other's."""
+    return path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.{secrets.token_hex(4)}.part")
 
 
 def write_atomically(path: Path, data: bytes | str) -> Path:
@@ -42,14 +49,15 @@ def write_atomically(path: Path, data: bytes | str) -> Path:
 
 def link_atomically(source: Path, path: Path) -> Path:
     """Give ``source`` a second name, replacing whatever ``path`` was; a copy where the
-    file system has no hard links."""
+    file system has no hard links. The link is made under a temporary name of this
+    writer's own and renamed over ``path`` (``rename(2)`` is atomic): two runs linking
+    the same 回执 at once leave one whole file, the last one's."""
     _make_parent(path)
     partial = _partial(path)
     try:
         os.link(source, partial)
-    except FileExistsError:  # left by a killed writer of this process id
-        partial.unlink()
-        os.link(source, partial)
+    except FileExistsError:  # a name of its own cannot exist; a copy rather than remove another's
+        return write_atomically(path, source.read_bytes())
     except FileNotFoundError:
         _make_parent(path, again=True)
         os.link(source, partial)
@@ -57,7 +65,22 @@ def link_atomically(source: Path, path: Path) -> Path:
         return write_atomically(path, source.read_bytes())
     try:
         partial.replace(path)
-    except BaseException:
+    finally:
+        # rename(2) does nothing when ``path`` is already a link to the same file (a run
+        # linking a 回执 another run linked a moment ago): the name is ours, remove it
         partial.unlink(missing_ok=True)
-        raise
     return path
+
+
+@contextmanager
+def replacing(path: Path) -> Generator[Path, None, None]:
+    """A temporary name of the writer's own beside ``path``, for a writer that streams
+    (a CSV, a workbook), renamed onto ``path`` once written: a full disk or a crash leaves
+    the previous file, never a truncated one, and the temporary name is always removed."""
+    _make_parent(path)
+    partial = _partial(path)
+    try:
+        yield partial
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)

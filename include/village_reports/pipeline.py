@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from village_reports import intake, rules, settings, staging, totals, warehouse
+from village_reports import guard, intake, rules, settings, staging, totals, warehouse
 from village_reports.feedback import Standing, feedback_paths, standings, write_feedback
 from village_reports.intake import Arrival
 from village_reports.reader import ReadResult, read_workbook_and_grid
@@ -30,6 +30,7 @@ from village_reports.totals import TownshipTotal
 log = logging.getLogger(__name__)
 
 
+@guard.exclusive  # two runs at once: see village_reports.guard
 def prepare_warehouse() -> str:
     """Create or update the schema; returns the warehouse's dialect name."""
     engine = warehouse.get_engine()
@@ -50,6 +51,7 @@ BatchRef = dict[str, Any]  # {"run": run key, "batch": id, "label": str, "files"
 LOCAL_RUN = "local"  # the run key of a run outside Airflow (tests, the CLI, benchmarks)
 
 
+@guard.claiming  # under the warehouse lock; leaves other runs' files to them
 def discover_and_archive(
     years: Iterable[int] | None = None, reprocess: bool = False, run_key: str = LOCAL_RUN
 ) -> RunRef:
@@ -274,6 +276,7 @@ def validate_batch(batch: BatchRef) -> BatchRef:
     }
 
 
+@guard.exclusive  # the load and its 回执 under the warehouse lock
 def load_files(batch: BatchRef, feedback: bool = True) -> list[dict[str, Any]]:
     """Load the batch in one transaction, then write each file's 回执; a line per file.
     The batch's staged files are deleted once the load has committed."""
@@ -517,6 +520,7 @@ def compute_year_totals(year: int) -> dict[str, TownshipTotal]:
     return township
 
 
+@guard.exclusive  # the annual run's report and township_report's may overlap: one writes at a time
 def report_year(year: int, out_dir: Path | None = None) -> dict[str, Any]:
     """Totals for one year from the figures in force, stored and written as the outputs."""
     engine = warehouse.get_engine()

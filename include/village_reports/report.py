@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import csv
 import math
-import os
-from collections.abc import Generator, Iterable, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from village_reports.catalogue import Catalogue, Indicator, load_catalogue
-from village_reports.files import write_atomically
+from village_reports.files import replacing, write_atomically
 from village_reports.roster import Roster, load_roster
 from village_reports.totals import TownshipTotal
 
@@ -91,18 +89,6 @@ SOURCES_FILE = "township_total_sources.csv"
 INLINE_SOURCES = 40  # units: beyond this the report points to SOURCES_FILE instead of listing cells
 
 
-@contextmanager
-def _replacing(path: Path) -> Generator[Path, None, None]:
-    """A temporary name beside ``path``, renamed onto it once written: a full disk or a
-    crash leaves the previous file, never a truncated one."""
-    partial = path.with_name(f".{path.name}.{os.getpid()}.part")
-    try:
-        yield partial
-        partial.replace(path)
-    finally:
-        partial.unlink(missing_ok=True)
-
-
 def write_sources_csv(path: Path, sources: Iterable[Mapping[str, Any]]) -> dict[str, str]:
     """Every cell behind every total, streamed to CSV; returns, per total, the provenance
     text for the report (the cells themselves, or a pointer when there are too many).
@@ -111,7 +97,7 @@ def write_sources_csv(path: Path, sources: Iterable[Mapping[str, Any]]) -> dict[
     listed: dict[str, list[str]] = {}
     units: dict[str, int] = {}
     last: tuple[str, str] | None = None
-    with _replacing(path) as partial, partial.open("w", encoding="utf-8-sig", newline="") as handle:
+    with replacing(path) as partial, partial.open("w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["indicator_code", "unit_code", "unit_name", "source_code", "value", "sheet", "cell"])
         for row in sources:
@@ -132,7 +118,7 @@ def write_sources_csv(path: Path, sources: Iterable[Mapping[str, Any]]) -> dict[
 
 def write_totals_csv(path: Path, totals: dict[str, TownshipTotal], catalogue: Catalogue) -> Path:
     # BOM: Excel opens it as UTF-8
-    with _replacing(path) as partial, partial.open("w", encoding="utf-8-sig", newline="") as handle:
+    with replacing(path) as partial, partial.open("w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["code", "name", "unit", "section", "value", "units_reported", "units_expected"])
         for code, total in totals.items():
@@ -278,7 +264,7 @@ def write_totals_xlsx(
     for row in timeliness:
         cells = _status_cells(row)
         status.append([styled(status, value, wrap=index == len(cells) - 1) for index, value in enumerate(cells)])
-    with _replacing(path) as partial:
+    with replacing(path) as partial:
         wb.save(partial)
     return path
 
@@ -354,7 +340,7 @@ STATUS_HEADINGS = ("单位代码", "单位名称", "报送情况", "首次收到
 
 def write_status_csv(path: Path, timeliness: Sequence[Mapping[str, Any]]) -> Path:
     """报送情况 for the office, in Chinese like the workbook's sheet (analysts have the view)."""
-    with _replacing(path) as partial, partial.open("w", encoding="utf-8-sig", newline="") as handle:
+    with replacing(path) as partial, partial.open("w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(STATUS_HEADINGS)
         writer.writerows(_status_cells(row) for row in timeliness)

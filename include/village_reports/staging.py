@@ -159,3 +159,41 @@ def sweep(keep: str | None = None, now: float | None = None) -> list[Path]:
             removed.append(folder)
             log.info("removed the staging files of an abandoned run: %s", folder.name)
     return removed
+
+
+def claimed_receipts(
+    exclude: str | None = None, live_within: float | None = None, now: float | None = None
+) -> set[str]:
+    """The files other runs have taken (their staged ``arrivals.json``: a run's claim,
+    from its discover until its run folder is removed), ``exclude``'s aside; with
+    ``live_within``, only the runs whose folder was written to within that many seconds
+    (a run that failed and was left holds nothing). See ``village_reports.guard``."""
+    base, now = root(), now if now is not None else time.time()
+    if not base.is_dir():
+        return set()
+    kept = run_dir(exclude) if exclude else None
+    claimed: set[str] = set()
+    for folder in base.iterdir():
+        claim = folder / "arrivals.json"
+        if folder == kept or not claim.is_file():
+            continue
+        if live_within is not None:
+            newest = max((p.stat().st_mtime for p in folder.rglob("*") if p.exists()), default=0.0)
+            if now - newest > live_within:
+                continue
+        try:
+            claimed.update(a["receipt_id"] for a in read_json(claim))
+        except (OSError, ValueError, KeyError, TypeError):  # removed meanwhile, or not a claim
+            continue
+    return claimed
+
+
+def drop_arrivals(run_key: str, receipts: set[str]) -> list[dict[str, Any]]:
+    """Take ``receipts`` out of the run's staged arrivals (before its batches are
+    planned); the arrivals it keeps."""
+    path = run_dir(run_key) / "arrivals.json"
+    arrivals = read_json(path)
+    kept = [a for a in arrivals if a["receipt_id"] not in receipts]
+    if len(kept) != len(arrivals):
+        write_json(path, kept)
+    return kept
