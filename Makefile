@@ -32,6 +32,7 @@ run: install
 	$(BIN)/python -m village_reports dictionary --out $(OUTPUT)/data_dictionary.md
 	$(BIN)/python -m village_reports samples --inbox $(INBOX)
 	$(BIN)/airflow db migrate > /dev/null
+	$(BIN)/python -m village_reports upgrade
 	@echo "running village_reports and township_report with 'airflow dags test' (log: $(AIRFLOW_LOG))"
 	@$(BIN)/airflow dags test village_reports > $(AIRFLOW_LOG) 2>&1 || { tail -40 $(AIRFLOW_LOG); exit 1; }
 	@$(BIN)/airflow dags test township_report >> $(AIRFLOW_LOG) 2>&1 || { tail -40 $(AIRFLOW_LOG); exit 1; }

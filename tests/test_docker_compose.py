@@ -47,3 +47,9 @@ def test_no_secret_is_committed() -> None:
     assert "POSTGRES_PASSWORD:?" in text and "AIRFLOW_FERNET_KEY:?" in text
     assert (ROOT / ".env.example").exists()
     assert ".env" in (ROOT / ".gitignore").read_text().splitlines()
+
+
+def test_the_init_service_upgrades_the_warehouse() -> None:
+    """The production stack migrates the warehouse's tables once, before any service runs."""
+    script = "\n".join(_compose()["services"]["airflow-init"]["command"])
+    assert script.index("airflow db migrate") < script.index("python -m village_reports upgrade")

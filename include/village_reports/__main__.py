@@ -1,4 +1,4 @@
-"""Command line: ``python -m village_reports templates|samples|summary|status|dictionary``.
+"""Command line: ``python -m village_reports templates|samples|summary|status|dictionary|upgrade``.
 
 Operators' tools outside Airflow: hand out blank templates, create the sample inbox, and
 read an inbox to see what each unit sent.
@@ -124,6 +124,23 @@ class _ChineseHelp(argparse.HelpFormatter):
         return f"{action.help}（默认：%(default)s）"
 
 
+def cmd_upgrade(args: argparse.Namespace) -> int:
+    """Bring the warehouse's tables to the newest revision, then its views and dimensions."""
+    from village_reports import guard, warehouse
+
+    engine = warehouse.get_engine()
+    try:
+        before = warehouse.current_revision(engine)
+        with guard.warehouse_lock():  # never two migrations at once
+            warehouse.create_schema(engine)
+        after = warehouse.current_revision(engine)
+    finally:
+        engine.dispose()
+    print(f"数据仓库（warehouse）：{engine.url.render_as_string(hide_password=True)}")
+    print(f"表结构版本：{before or '（新建）'} → {after}" if before != after else f"表结构已是最新版本：{after}")
+    return 0
+
+
 def _chinese(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """argparse's own words ("options", "show this help message") in Chinese."""
     parser._optionals.title = "选项"
@@ -161,6 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     summary.add_argument("--inbox", default="data/inbox", help="收件箱文件夹")
     summary.add_argument("-v", "--verbose", action="store_true", help="列出每个问题")
     command("status", "仓库概况：各年度报送完整性和主要合计数")
+    command("upgrade", "把数据仓库的表结构升级到最新版本（建于迁移之前的仓库先按基线登记），再重建视图")
     dictionary = command("dictionary", "由指标目录生成数据字典")
     dictionary.add_argument("--out", default="output/data_dictionary.md", help="数据字典文件")
     args = parser.parse_args(argv)
@@ -170,6 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "summary": cmd_summary,
         "status": cmd_status,
         "dictionary": cmd_dictionary,
+        "upgrade": cmd_upgrade,
     }
     handler = handlers[args.command]
     return handler(args)

@@ -49,6 +49,11 @@ def sql_dir() -> Path:
     return _path("VILLAGE_REPORTS_SQL_DIR", PROJECT_DIR / "sql")
 
 
+def migrations_dir() -> Path:
+    """The warehouse's Alembic revisions (a test points it at a copy with one more)."""
+    return _path("VILLAGE_REPORTS_MIGRATIONS", Path(__file__).parent / "migrations")
+
+
 def warehouse_url() -> str:
     """SQLAlchemy URL of the warehouse: the Airflow connection if set, else data/warehouse.sqlite."""
     uri = os.environ.get(f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
@@ -16,7 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, create_engine, event, text
+from sqlalchemy import Connection, Engine, bindparam, create_engine, event, inspect, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.elements import TextClause
 
@@ -29,6 +30,8 @@ from village_reports.roster import Roster, load_roster
 ACCEPTED = "accepted"
 ACCEPTED_WITH_WARNINGS = "accepted_with_warnings"
 REJECTED = "rejected"
+
+log = logging.getLogger(__name__)
 
 _STREAM_ROWS = 10_000  # rows fetched at a time by the streamed reads
 
@@ -84,10 +87,67 @@ def get_engine(url: str | None = None) -> Engine:
     return engine
 
 
+BASELINE = "0001"  # the revision equal to the tables of a warehouse made before migrations
+
+
+def _alembic_config(connection: Connection | None = None) -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(settings.migrations_dir()))
+    config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    return str(ScriptDirectory.from_config(_alembic_config()).get_current_head())
+
+
+def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(engine: Engine) -> str:
+    """Bring the warehouse's tables to the newest revision, in one transaction; returns it.
+
+    A warehouse made before migrations (tables, no ``alembic_version``) is adopted: stamped
+    at the baseline, which equals its tables, then upgraded. The views go first, since
+    SQLite's batch mode cannot copy a table that a view uses; ``create_schema`` makes them
+    again. The caller holds the warehouse lock (``prepare_warehouse``), so two runs never
+    migrate at once."""
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+
+    head = head_revision()
+    with engine.begin() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+        if current == head:
+            return head
+        config = _alembic_config(connection)
+        if current is None and inspect(connection).has_table("submission"):
+            command.stamp(config, BASELINE)
+            log.info("数据仓库建于迁移之前：已按基线版本 %s 登记（表结构相同）", BASELINE)
+        for statement in _view_statements(connection.dialect.name):
+            if str(statement).startswith("DROP VIEW"):
+                connection.execute(statement)
+        command.upgrade(config, "head")
+        run_sql(connection, "dml/delete_schema_digest")
+        log.info("数据仓库表结构已升级：%s → %s", current or "（新建）", head)
+    return head
+
+
 def create_schema(engine: Engine, catalogue: Catalogue | None = None, roster: Roster | None = None) -> None:
-    """Tables, views and the unit and indicator dimensions; safe to run any number of times."""
+    """Tables by migration (``upgrade``), then the views and the unit and indicator
+    dimensions, made again whenever they, the catalogue, the roster or the revision
+    changed; safe to run any number of times."""
     catalogue = catalogue or load_catalogue()
     roster = roster or load_roster()
+    revision = upgrade(engine)
     units = [
         {"unit_code": u.code, "unit_name": u.name, "kind": u.kind, "placeholder": u.placeholder} for u in roster.units
     ]
@@ -110,8 +170,7 @@ def create_schema(engine: Engine, catalogue: Catalogue | None = None, roster: Ro
     ]
     digest = hashlib.sha256(
         json.dumps(
-            [(settings.sql_dir() / f).read_text(encoding="utf-8") for f in ("schema.sql", "views.sql")]
-            + [units, indicators],
+            [revision, (settings.sql_dir() / "views.sql").read_text(encoding="utf-8"), units, indicators],
             ensure_ascii=False,
             sort_keys=True,
         ).encode()
@@ -119,7 +178,6 @@ def create_schema(engine: Engine, catalogue: Catalogue | None = None, roster: Ro
     if _applied_digest(engine) == digest:
         return
     with engine.begin() as connection:
-        run_sql(connection, "schema")
         for statement in _view_statements(connection.dialect.name):
             connection.execute(statement)
         run_sql(connection, "dml/upsert_unit", units)

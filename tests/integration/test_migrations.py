@@ -1,0 +1,128 @@
+"""The warehouse's tables change by Alembic revisions, on SQLite and PostgreSQL alike:
+a warehouse made before migrations is adopted, an upgrade keeps every row, and a new
+column used by a view is one new revision file (issue 11)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect, text
+
+from village_reports import pipeline, settings, warehouse
+from village_reports.__main__ import main
+from village_reports.samples import write_samples
+
+TABLES = (
+    "dim_unit",
+    "dim_indicator",
+    "dim_period",
+    "submission",
+    "file_receipt",
+    "validation_run",
+    "fact_value",
+    "submission_problem",
+    "township_total",
+    "township_total_source",
+)
+
+NEW_COLUMN = '''"""dim_unit gains the township's code.
+
+Revision ID: 0099
+Revises: {head}
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0099"
+down_revision = "{head}"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("dim_unit") as table:
+        table.add_column(sa.Column("township_code", sa.Text(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("dim_unit") as table:
+        table.drop_column("township_code")
+'''
+
+
+def _counts() -> dict[str, int]:
+    with warehouse.get_engine().connect() as connection:
+        return {t: connection.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar_one() for t in TABLES}
+
+
+@pytest.fixture
+def loaded(project: Path) -> dict[str, int]:
+    """A warehouse holding two years of real data, and its row counts."""
+    write_samples(settings.inbox_dir(), [2020, 2021])
+    pipeline.finish_run([pipeline.run_ingest()])
+    for year in (2020, 2021):
+        pipeline.report_year(year)
+    counts = _counts()
+    assert counts["submission"] == 38 and counts["fact_value"] and counts["township_total_source"], counts
+    return counts
+
+
+def test_a_warehouse_made_before_migrations_is_adopted(loaded: dict[str, int], capsys) -> None:
+    """Tables and no alembic_version, as every warehouse before this change: `upgrade`
+    stamps it at the baseline (its tables are the baseline's) and loses nothing."""
+    engine = warehouse.get_engine()
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE alembic_version"))
+    assert warehouse.current_revision(engine) is None
+    assert main(["upgrade"]) == 0
+    assert warehouse.current_revision(engine) == warehouse.head_revision()
+    assert "表结构版本：（新建） → 0001" in capsys.readouterr().out
+    assert _counts() == loaded
+    pipeline.report_year(2021)  # the views work again
+
+
+def test_a_new_column_used_by_a_view_is_one_revision(loaded: dict[str, int], tmp_path: Path, monkeypatch) -> None:
+    """The issue's case: add dim_unit.township_code and use it in a view. On SQLite the view
+    would block the table's copy; the upgrade drops the views and makes them again."""
+    head = warehouse.head_revision()
+    migrations = tmp_path / "migrations"
+    shutil.copytree(settings.migrations_dir(), migrations, ignore=shutil.ignore_patterns("__pycache__"))
+    (migrations / "versions" / "0099_township_code.py").write_text(NEW_COLUMN.format(head=head), encoding="utf-8")
+    sql = tmp_path / "sql"
+    shutil.copytree(settings.sql_dir(), sql)
+    views = (sql / "views.sql").read_text(encoding="utf-8")
+    used = views.replace("f.unit_code, u.unit_name,", "f.unit_code, u.unit_name, u.township_code,", 1)
+    assert used != views
+    (sql / "views.sql").write_text(used, encoding="utf-8")
+    monkeypatch.setenv("VILLAGE_REPORTS_MIGRATIONS", str(migrations))
+    monkeypatch.setenv("VILLAGE_REPORTS_SQL_DIR", str(sql))
+    warehouse._statements.cache_clear()
+
+    engine = warehouse.get_engine()
+    pipeline.prepare_warehouse()  # what the first task of the next run does
+    assert warehouse.current_revision(engine) == "0099"
+    assert "township_code" in {c["name"] for c in inspect(engine).get_columns("dim_unit")}
+    assert _counts() == loaded
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT township_code FROM village_indicator_values")).all()
+    assert rows and {row[0] for row in rows} == {None}  # the view reads the new column
+
+
+def test_every_revision_goes_down_and_up_again(project: Path) -> None:
+    """Each revision is reversible: down to nothing, and up again to the same tables."""
+    from alembic import command
+
+    engine = warehouse.get_engine()
+    warehouse.create_schema(engine)
+    tables = set(inspect(engine).get_table_names())
+    with engine.begin() as connection:
+        for statement in warehouse._view_statements(connection.dialect.name):
+            if str(statement).startswith("DROP VIEW"):
+                connection.execute(statement)
+        command.downgrade(warehouse._alembic_config(connection), "base")
+    assert set(inspect(engine).get_table_names()) == {"alembic_version"}
+    warehouse.create_schema(engine)
+    assert set(inspect(engine).get_table_names()) == tables
