@@ -126,18 +126,29 @@ class _ChineseHelp(argparse.HelpFormatter):
 
 def cmd_upgrade(args: argparse.Namespace) -> int:
     """Bring the warehouse's tables to the newest revision, then its views and dimensions."""
+    import logging
+
+    from sqlalchemy import inspect
+
     from village_reports import guard, warehouse
 
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its progress lines say nothing to an operator
     engine = warehouse.get_engine()
     try:
         before = warehouse.current_revision(engine)
+        adopted = before is None and inspect(engine).has_table("submission")
         with guard.warehouse_lock():  # never two migrations at once
             warehouse.create_schema(engine)
         after = warehouse.current_revision(engine)
     finally:
         engine.dispose()
     print(f"数据仓库（warehouse）：{engine.url.render_as_string(hide_password=True)}")
-    print(f"表结构版本：{before or '（新建）'} → {after}" if before != after else f"表结构已是最新版本：{after}")
+    if adopted:
+        print(f"仓库建于迁移之前：已按基线版本 {warehouse.BASELINE} 登记，升级到 {after}，数据未动")
+    elif before != after:
+        print(f"表结构版本：{before or '（新建）'} → {after}")
+    else:
+        print(f"表结构已是最新版本：{after}")
     return 0
 
 

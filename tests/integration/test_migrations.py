@@ -79,7 +79,7 @@ def test_a_warehouse_made_before_migrations_is_adopted(loaded: dict[str, int], c
     assert warehouse.current_revision(engine) is None
     assert main(["upgrade"]) == 0
     assert warehouse.current_revision(engine) == warehouse.head_revision()
-    assert "表结构版本：（新建） → 0001" in capsys.readouterr().out
+    assert "仓库建于迁移之前：已按基线版本 0001 登记" in capsys.readouterr().out
     assert _counts() == loaded
     pipeline.report_year(2021)  # the views work again
 
