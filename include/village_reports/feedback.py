@@ -13,11 +13,11 @@ from datetime import datetime
 from itertools import zip_longest
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
 
+from village_reports import settings
 from village_reports.catalogue import Catalogue, load_catalogue
 from village_reports.files import link_atomically, write_atomically
 from village_reports.reader import Grid, Problem, ReadResult, read_grid
@@ -73,11 +73,8 @@ def feedback_paths(out_dir: Path, year: int, unit_code: str | None, submission_i
 _UNSAFE_IN_NAMES = re.compile(r'[\\/:*?"<>|\s]+')
 
 
-LOCAL_TIME = ZoneInfo("Asia/Shanghai")
-
-
-def _local_time(iso_utc: str) -> str:
-    return datetime.fromisoformat(iso_utc).astimezone(LOCAL_TIME).strftime("%Y-%m-%d %H:%M")
+LOCAL_TIME = settings.LOCAL_ZONE
+_local_time = settings.local_time
 
 
 def _rank(problem: Problem) -> int:

@@ -57,8 +57,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
+from village_reports import settings
 from village_reports.reader import WORKBOOK_SUFFIXES
 
 log = logging.getLogger(__name__)
@@ -164,7 +164,7 @@ def receipt_id(relative_path: str, sha256: str) -> str:
 
 
 REGISTER_NAME = "收件登记.csv"
-_REGISTER_ZONE = ZoneInfo("Asia/Shanghai")
+_REGISTER_ZONE = settings.LOCAL_ZONE
 
 
 def read_register(folder: Path) -> dict[str, datetime]:

@@ -9,11 +9,10 @@ from __future__ import annotations
 import csv
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from village_reports import settings
 from village_reports.catalogue import Catalogue, Indicator, load_catalogue
 from village_reports.files import replacing, write_atomically
 from village_reports.roster import Roster, load_roster
@@ -312,10 +311,7 @@ def render_annual_report(
 TIMELINESS_TEXT = {"on_time": "按时报送", "late": "逾期报送", "missing": "未报送", "rejected": "退回待改"}
 
 
-def _local(iso_utc: str | None) -> str:
-    if not iso_utc:
-        return ""
-    return datetime.fromisoformat(iso_utc).astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
+_local = settings.local_time
 
 
 def _resent_and_rejected(row: Mapping[str, Any]) -> bool:

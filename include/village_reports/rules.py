@@ -18,13 +18,12 @@ from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from village_reports.catalogue import DATA_DIR, Catalogue, load_catalogue
 from village_reports.reader import Problem, ReadResult
 from village_reports.report import format_number
 from village_reports.roster import Roster, load_roster
-from village_reports.settings import read_yaml
+from village_reports.settings import LOCAL_ZONE, read_yaml
 
 RULES_FILE = DATA_DIR / "rules.yaml"
 MISSING_STRATEGIES = ("skip_if_any_missing", "skip_if_all_missing", "never_skip")
@@ -60,7 +59,7 @@ class Rules:
 
     def deadline(self, year: int) -> str:
         """When reporting year ``year`` is due, as ISO 8601 UTC (end of the day in Shanghai)."""
-        local = datetime(year + 1, self.deadline_month, self.deadline_day, 23, 59, 59, tzinfo=ZoneInfo("Asia/Shanghai"))
+        local = datetime(year + 1, self.deadline_month, self.deadline_day, 23, 59, 59, tzinfo=LOCAL_ZONE)
         return local.astimezone(UTC).isoformat(timespec="seconds")
 
     def is_confirmable(self, code: str) -> bool:

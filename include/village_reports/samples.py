@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from village_reports import settings
 from village_reports.catalogue import DATA_DIR, Catalogue, Indicator, load_catalogue
 from village_reports.intake import read_register, write_register
 from village_reports.roster import Roster, Unit, load_roster
@@ -241,7 +241,7 @@ def sample_received_at(year: int, unit: Unit, plan: SamplePlan, roster: Roster) 
     rng = random.Random(f"{plan.seed}:received:{year}:{unit.code}")
     late = random.Random(f"{plan.seed}:late:{year}").choice(roster.villages).code
     days = rng.randint(100, 115) if unit.code == late else rng.randint(4, 85)
-    start = datetime(year + 1, 1, 1, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    start = datetime(year + 1, 1, 1, 9, 0, tzinfo=settings.LOCAL_ZONE)
     return start + timedelta(days=days, minutes=rng.randint(0, 8 * 60))
 
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 import hashlib
 import marshal
 import os
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import yaml
 
@@ -21,6 +23,12 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 WAREHOUSE_CONN_ID = "village_warehouse"
 # Reporting years and schedules follow the township's clock.
 REPORTING_TIMEZONE = "Asia/Shanghai"
+LOCAL_ZONE = ZoneInfo(REPORTING_TIMEZONE)
+
+
+def local_time(iso_utc: str | None) -> str:
+    """An ISO 8601 UTC time as the township reads it: 'YYYY-MM-DD HH:MM', Beijing time."""
+    return datetime.fromisoformat(iso_utc).astimezone(LOCAL_ZONE).strftime("%Y-%m-%d %H:%M") if iso_utc else ""
 
 
 def _path(variable: str, default: Path) -> Path:

@@ -11,10 +11,8 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Iterator, Mapping
-from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, bindparam
 
@@ -45,9 +43,7 @@ th{background:#ddebf7}.ok{color:#00a65a;font-weight:bold}.bad{color:#dd4b39;font
 """
 
 
-def _local(iso_utc: str) -> str:
-    zone = ZoneInfo(settings.REPORTING_TIMEZONE)
-    return datetime.fromisoformat(iso_utc).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+_local = settings.local_time
 
 
 def _runs(engine: Engine) -> Iterator[dict[str, Any]]:
