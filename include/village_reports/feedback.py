@@ -73,10 +73,6 @@ def feedback_paths(out_dir: Path, year: int, unit_code: str | None, submission_i
 _UNSAFE_IN_NAMES = re.compile(r'[\\/:*?"<>|\s]+')
 
 
-LOCAL_TIME = settings.LOCAL_ZONE
-_local_time = settings.local_time
-
-
 def _rank(problem: Problem) -> int:
     """Errors that need a different number first, then blanks, then hints, then notes."""
     if problem.code == REQUIRED_MISSING:
@@ -123,7 +119,7 @@ class Standing:
 
 
 def _file_text(file: Mapping[str, Any]) -> str:
-    return f"{_local_time(file['received_at'])} 收到的“{neutralise(file['file_name'])}”"
+    return f"{settings.local_time(file['received_at'])} 收到的“{neutralise(file['file_name'])}”"
 
 
 def standings(
@@ -149,8 +145,8 @@ def standings(
 
 def standing_text(received_at: str, year: int, standing: Standing) -> str:
     """On time or late, with both times; and what replaced what."""
-    deadline = datetime.fromisoformat(standing.deadline).astimezone(LOCAL_TIME)
-    received = datetime.fromisoformat(received_at).astimezone(LOCAL_TIME)
+    deadline = datetime.fromisoformat(standing.deadline).astimezone(settings.LOCAL_ZONE)
+    received = datetime.fromisoformat(received_at).astimezone(settings.LOCAL_ZONE)
     due = f"{year} 年度报表截止时间 {deadline:%Y-%m-%d %H:%M}"
     if received <= deadline:
         text = f"按时报送（{due}）。"
@@ -203,7 +199,7 @@ def _summary_sheet(
             "",
             "",
             ("收到时间", label),
-            (_local_time(arrival["received_at"]), STYLE["value"]),
+            (settings.local_time(arrival["received_at"]), STYLE["value"]),
         ],
         [("审核结论", label), "", (verdict, _VERDICT_STYLES[colour])],
         [

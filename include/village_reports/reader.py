@@ -304,14 +304,19 @@ _PROLOG_BYTES = 4096
 _LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature ... file name length, extra field length
 
 
-def _member_head(data: bytes, info: zipfile.ZipInfo) -> bytes:
-    """The first bytes of one member, inflated straight from the file's bytes (zipfile's
-    streaming reader costs ten times more per member, on every file every night)."""
+def _member_packed(data: bytes, info: zipfile.ZipInfo) -> bytes:
+    """One member's bytes as stored (compressed), found through its local header."""
     signature, name_length, extra_length = _LOCAL_HEADER.unpack_from(data, info.header_offset)
     if signature != b"PK\x03\x04":
         raise zipfile.BadZipFile(f"bad local header for {info.filename}")
     start = info.header_offset + _LOCAL_HEADER.size + name_length + extra_length
-    packed = data[start : start + info.compress_size]
+    return data[start : start + info.compress_size]
+
+
+def _member_head(data: bytes, info: zipfile.ZipInfo) -> bytes:
+    """The first bytes of one member, inflated straight from the file's bytes (zipfile's
+    streaming reader costs ten times more per member, on every file every night)."""
+    packed = _member_packed(data, info)
     if info.compress_type == zipfile.ZIP_STORED:
         return packed[:_PROLOG_BYTES]
     if info.compress_type == zipfile.ZIP_DEFLATED:
@@ -350,11 +355,7 @@ def _member_chunks(data: bytes, info: zipfile.ZipInfo) -> Iterator[bytes]:
 
 
 def _member_pieces(data: bytes, info: zipfile.ZipInfo) -> Iterator[bytes]:
-    signature, name_length, extra_length = _LOCAL_HEADER.unpack_from(data, info.header_offset)
-    if signature != b"PK\x03\x04":
-        raise zipfile.BadZipFile(f"bad local header for {info.filename}")
-    start = info.header_offset + _LOCAL_HEADER.size + name_length + extra_length
-    packed = data[start : start + info.compress_size]
+    packed = _member_packed(data, info)
     if info.compress_type == zipfile.ZIP_STORED:
         for offset in range(0, len(packed), _SCAN_CHUNK):
             yield packed[offset : offset + _SCAN_CHUNK]

@@ -311,9 +311,6 @@ def render_annual_report(
 TIMELINESS_TEXT = {"on_time": "按时报送", "late": "逾期报送", "missing": "未报送", "rejected": "退回待改"}
 
 
-_local = settings.local_time
-
-
 def _resent_and_rejected(row: Mapping[str, Any]) -> bool:
     """A unit whose figures stand from an earlier file, and whose latest file was sent back."""
     return row["timeliness"] in ("on_time", "late") and row.get("latest_status") == "rejected"
@@ -325,8 +322,8 @@ def _status_cells(row: Mapping[str, Any]) -> list[str]:
         row["unit_code"],
         row["unit_name"],
         TIMELINESS_TEXT[row["timeliness"]] + ("（最新文件退回待改）" if _resent_and_rejected(row) else ""),
-        _local(row["first_received"]),
-        _local(row["deadline"]),
+        settings.local_time(row["first_received"]),
+        settings.local_time(row["deadline"]),
         row["latest_file"] or "",
     ]
 
@@ -351,7 +348,7 @@ def render_timeliness(timeliness: Sequence[Mapping[str, Any]]) -> list[str]:
     lines = [
         "## 报送情况",
         "",
-        f"应报 {len(timeliness)} 个单位（截止 {_local(timeliness[0]['deadline'])}）："
+        f"应报 {len(timeliness)} 个单位（截止 {settings.local_time(timeliness[0]['deadline'])}）："
         + "，".join(f"{TIMELINESS_TEXT[k]} {v} 个" for k, v in counts.items())
         + "。",
         "",

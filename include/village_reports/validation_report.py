@@ -43,9 +43,6 @@ th{background:#ddebf7}.ok{color:#00a65a;font-weight:bold}.bad{color:#dd4b39;font
 """
 
 
-_local = settings.local_time
-
-
 def _runs(engine: Engine) -> Iterator[dict[str, Any]]:
     with engine.connect() as connection:
         for row in connection.execute(sql("dml/select_validation_history")[0], {"limit": RUNS_SHOWN}).mappings():
@@ -78,7 +75,7 @@ def _section(run: dict[str, Any], names: Mapping[str, Mapping[str, Any]]) -> str
     )
     lines = [
         f"<section><h2>{title}</h2>",
-        f"<p>校验时间 {_local(run['validated_at'])}　年度 {e('、'.join(map(str, years)) or '—')}　"
+        f"<p>校验时间 {settings.local_time(run['validated_at'])}　年度 {e('、'.join(map(str, years)) or '—')}　"
         f"结论 {verdict}　期望 {run['successful']}/{run['evaluated']} 项满足</p>",
     ]
     if 1 < len(ids) <= NAMED_UP_TO:
