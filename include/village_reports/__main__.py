@@ -92,8 +92,6 @@ def cmd_status(args: argparse.Namespace) -> int:
             headline = connection.execute(warehouse.sql("dml/select_headline_totals")[0]).mappings().all()
     except DBAPIError:  # no schema yet: nothing has been loaded
         completeness, headline = [], []
-    finally:
-        engine.dispose()
     if not completeness:
         print("仓库里还没有任何年度的数据：请先运行 make run，或在 Airflow 中运行 village_reports。")
         return 1
@@ -134,14 +132,11 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
 
     logging.getLogger("alembic").setLevel(logging.WARNING)  # its progress lines say nothing to an operator
     engine = warehouse.get_engine()
-    try:
-        before = warehouse.current_revision(engine)
-        adopted = before is None and inspect(engine).has_table("submission")
-        with guard.warehouse_lock():  # never two migrations at once
-            warehouse.create_schema(engine)
-        after = warehouse.current_revision(engine)
-    finally:
-        engine.dispose()
+    before = warehouse.current_revision(engine)
+    adopted = before is None and inspect(engine).has_table("submission")
+    with guard.warehouse_lock():  # never two migrations at once
+        warehouse.create_schema(engine)
+    after = warehouse.current_revision(engine)
     print(f"数据仓库（warehouse）：{engine.url.render_as_string(hide_password=True)}")
     if adopted:
         print(f"仓库建于迁移之前：已按基线版本 {warehouse.BASELINE} 登记，升级到 {after}，数据未动")

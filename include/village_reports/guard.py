@@ -159,20 +159,15 @@ def warehouse_lock(url: str | None = None, timeout: float | None = None) -> Gene
         return
     timeout = lock_timeout() if timeout is None else timeout
     engine = warehouse.get_engine(url)
-    try:
-        lock = (
-            _advisory_lock(engine, timeout)
-            if engine.dialect.name == "postgresql"
-            else _file_lock(lock_file(url), timeout)
-        )
-        with lock:
-            held.add(url)
-            try:
-                yield
-            finally:
-                held.discard(url)
-    finally:
-        engine.dispose()
+    lock = (
+        _advisory_lock(engine, timeout) if engine.dialect.name == "postgresql" else _file_lock(lock_file(url), timeout)
+    )
+    with lock:
+        held.add(url)
+        try:
+            yield
+        finally:
+            held.discard(url)
 
 
 P = ParamSpec("P")

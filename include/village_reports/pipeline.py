@@ -13,6 +13,7 @@ import logging
 import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import closing
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -528,14 +529,16 @@ def report_year(year: int, out_dir: Path | None = None) -> dict[str, Any]:
         log.info("no submission for %s yet: no totals written", year)
         return {"year": year, "indicators": 0, "complete": 0, "outputs": []}
     township = compute_year_totals(year)
-    paths = write_outputs(
-        out_dir or settings.output_dir(),
-        year,
-        township,
-        sources=warehouse.total_sources(engine, year),
-        unit_values=warehouse.current_values_by_unit(engine, year),
-        timeliness=warehouse.timeliness(engine, year),
-    )
+    # closed here, even when a write fails part-way: the stream holds a connection open
+    with closing(warehouse.total_sources(engine, year)) as sources:
+        paths = write_outputs(
+            out_dir or settings.output_dir(),
+            year,
+            township,
+            sources=sources,
+            unit_values=warehouse.current_values_by_unit(engine, year),
+            timeliness=warehouse.timeliness(engine, year),
+        )
     return {
         "year": year,
         "indicators": len(township),

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, create_engine, event, inspect, text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import NullPool
 from sqlalchemy.sql.elements import TextClause
 
 from village_reports import settings
@@ -70,11 +71,22 @@ def run_sql(connection: Connection, name: str, params: dict | list[dict] | None 
         connection.execute(statement, params) if params is not None else connection.execute(statement)
 
 
+_ENGINES: dict[str, Engine] = {}
+
+
 def get_engine(url: str | None = None) -> Engine:
+    """The process's one engine for ``url`` (default: the configured warehouse).
+
+    Without a pool: each connection is opened for a transaction and closed after it. A
+    task is a short process that opens a handful of them, and a pooled SQLite connection
+    keeps its file open: SQLite reuses such a descriptor for a later open, which then
+    writes through a warehouse made read-only since, or to a file replaced since."""
     url = url or settings.warehouse_url()
+    if (engine := _ENGINES.get(url)) is not None:
+        return engine
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, future=True)
+    engine = create_engine(url, poolclass=NullPool)
     if engine.dialect.name == "sqlite":
         # several tasks write to the one file: wait for the lock rather than fail
         @event.listens_for(engine, "connect")
@@ -84,6 +96,7 @@ def get_engine(url: str | None = None) -> Engine:
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.close()
 
+    _ENGINES[url] = engine
     return engine
 
 

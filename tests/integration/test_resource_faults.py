@@ -8,6 +8,7 @@ both need ``mount`` (root, or a user namespace); without it those tests skip."""
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
@@ -177,6 +178,21 @@ def read_only(path: Path) -> None:
     if done.returncode:
         subprocess.run(["umount", "-l", str(path)], check=False)
         pytest.skip(f"cannot remount read-only here: {done.stderr.strip()}")
+    with pytest.raises(OSError) as refused:  # the mount holds, and the test below means what it says
+        os.close(os.open(path, os.O_RDWR))
+    assert refused.value.errno == errno.EROFS
+
+
+def open_descriptors(path: Path) -> list[str]:
+    """This process's open descriptors on ``path``'s file."""
+    found = []
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            if Path(fd).samefile(path):
+                found.append(fd.name)
+        except OSError:
+            continue
+    return found
 
 
 @pytest.mark.parametrize("project", ["sqlite"], indirect=True)
@@ -187,6 +203,8 @@ def test_a_read_only_warehouse_says_so_in_one_line(
     run_like_the_dags()
     write_samples(settings.inbox_dir())  # the other years arrive while the warehouse is read-only
     database = settings.data_dir() / "warehouse.sqlite"
+    # as between two tasks: no descriptor of the first run is left for SQLite to reuse
+    assert open_descriptors(database) == []
     read_only(database)
     with mounted(database):
         caplog.set_level(logging.INFO)
