@@ -398,7 +398,7 @@ def write_feedback(
     ``latest`` also names it the unit's latest 回执 (not when an earlier one is rewritten)."""
     roster = roster or load_roster()
     data = feedback_bytes(arrival, result, status, catalogue, roster, grid, standing)
-    paths = feedback_paths(out_dir, arrival["year"], result.unit_code, arrival["sha256"], roster)
+    paths = feedback_paths(out_dir, arrival["year"], result.unit_code, arrival["submission_id"], roster)
     *names, kept = paths
     write_atomically(kept, data)
     for path in names if latest else ():  # the same file: a second name, not a second write

@@ -1,10 +1,12 @@
 """Intake: find what villages sent, by content hash, and archive it before anything else.
 
 Two identities: a *receipt* is one file at one inbox path with one content (every file
-ever received is exactly one receipt); a *submission* is one distinct content (its
-SHA-256). The same bytes received again are a duplicate receipt of an existing
-submission; an edited file is a new submission. The archive is content-addressed and
-read-only, so nothing a village sends is ever lost or overwritten.
+ever received is exactly one receipt); a *submission* is one distinct content received
+for one year (``submission_id``). The same bytes received again for the same year are a
+duplicate receipt of an existing submission; an edited file is a new submission, and so
+are the same bytes moved to another year folder: a clerk who put a 2021 workbook into
+``2022/`` and then moved it gets it read for 2021. The archive is content-addressed per
+year and read-only, so nothing a village sends is ever lost or overwritten.
 
 Every inbox entry is judged on its own; none of them stops the others (issue 15):
 
@@ -36,11 +38,11 @@ register of received files (收件登记), ``inbox/<year>/收件登记.csv`` wit
 itself is not a submission. Its time applies to the first file of a name only: a file
 that replaces one already received under that name is ours (received now).
 
-Duplicates are by content alone, because the warehouse keys a submission by its SHA-256
-(``submission.submission_id``). A file moved to another year folder (same bytes, new
-year) is therefore still a duplicate and not read for its new year; it is logged as a
-warning naming both years, and listed in the scan's ``moved`` (see issue 15 for the
-schema change a per-year duplicate needs).
+A submission's id is the content's SHA-256 for the first year that content arrived for
+(every id stored before the identity became per year is one), and SHA-256 of
+``<content>/<year>`` for any other year (``submission_id``). A file whose content was
+received before for another year is logged with both years and listed in the scan's
+``moved``.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ import os
 import shutil
 import stat
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -78,12 +80,13 @@ class Arrival:
 
     path: str
     year: int
-    sha256: str
+    sha256: str  # the content's
+    submission_id: str  # the content's, for this year (see ``submission_id``)
     size: int
     file_name: str
     received_at: str  # ISO 8601, UTC: when we received it (first found, or the office's register)
     receipt_id: str
-    duplicate: bool = False  # its content was already received under another name or earlier
+    duplicate: bool = False  # its content was already received for this year, under another name or earlier
     archive_path: str = ""
 
     def to_dict(self) -> dict[str, object]:
@@ -105,8 +108,8 @@ class Skipped:
 
 @dataclass
 class Scan:
-    """What one look at the inbox found: the arrivals, the entries skipped, and the
-    duplicates whose content was received before for another year."""
+    """What one look at the inbox found: the arrivals, the entries skipped, and the new
+    submissions whose content was received before for another year."""
 
     arrivals: list[Arrival] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
@@ -128,7 +131,7 @@ class Scan:
 
     def summary(self) -> dict[str, object]:
         """For the run's reference (XCom): the first few skipped entries that are news
-        (not lock files), how many there were, and the first few moved duplicates."""
+        (not lock files), how many there were, and the first few moved files."""
         news = [s for s in self.skipped if s.kind not in QUIET_KINDS]
         return {
             "skipped": [{"path": s.path[:SUMMARY_PATH_CHARS], "kind": s.kind} for s in news[:SUMMARY_LISTED]],
@@ -161,6 +164,12 @@ def file_sha256(path: Path) -> str:
 
 def receipt_id(relative_path: str, sha256: str) -> str:
     return hashlib.sha256(f"{relative_path}\0{sha256}".encode()).hexdigest()
+
+
+def submission_id(sha256: str, year: int, first_year: int) -> str:
+    """A submission's id: the content's SHA-256 for the first year the content arrived
+    for, else SHA-256 of ``<content>/<year>``."""
+    return sha256 if year == first_year else hashlib.sha256(f"{sha256}/{year}".encode()).hexdigest()
 
 
 REGISTER_NAME = "收件登记.csv"
@@ -328,16 +337,6 @@ def _read(path: Path, rel: str, listed: os.stat_result, inbox: Path, scan: Scan)
     return digest.hexdigest(), after
 
 
-def _archived_years(archive_root: Path | None, sha: str) -> set[int]:
-    if archive_root is None or not archive_root.is_dir():
-        return set()
-    return {
-        int(folder.name)
-        for folder in archive_root.iterdir()
-        if _is_year(folder.name) and any((folder / sha[:2]).glob(f"{sha}.*"))
-    }
-
-
 def _stray(inbox: Path, scan: Scan) -> None:
     """Log every file at the inbox root or in a folder that is not a year."""
     for entry in sorted(inbox.iterdir()):
@@ -360,25 +359,32 @@ def _stray(inbox: Path, scan: Scan) -> None:
 def scan(
     inbox: Path,
     known_receipts: set[str],
-    known_contents: set[str],
+    known_submissions: Mapping[tuple[str, int], str],
     years: Iterable[int] | None = None,
-    archive_root: Path | None = None,
     received_names: set[tuple[int, str]] = frozenset(),  # type: ignore[assignment]
+    reprocess: bool = False,
 ) -> Scan:
     """Look at the inbox once: files under ``inbox/<year>/`` (and its subfolders) not yet
     received at that path with that content, and every entry skipped, each logged.
 
-    Files whose content is already known (or seen earlier in this scan) come back marked
-    ``duplicate``: they are accounted for, never read twice. With ``archive_root``, a
-    duplicate whose content was received only for other years is logged and listed in
-    ``moved``.
+    ``known_submissions`` maps each stored (content SHA-256, year) to its submission id.
+    A file whose content was already received for its year (stored, or seen earlier in
+    this scan) comes back marked ``duplicate``: accounted for, never read twice. With
+    ``reprocess``, stored submissions are read again (keeping their ids); only the
+    duplicates within this scan are marked. A file whose content was received before for
+    another year only is a new submission, logged and listed in ``moved``.
     """
     if not inbox.is_dir():
         return Scan()
     inbox = Path(os.path.realpath(inbox))
     result = Scan(root=inbox)
     _stray(inbox, result)
-    seen: dict[str, set[int]] = {sha: set() for sha in known_contents}
+    ids = dict(known_submissions)
+    first_year = {sha: year for (sha, year), sid in ids.items() if sid == sha}
+    years_of: dict[str, set[int]] = {}
+    for sha, year in ids:
+        years_of.setdefault(sha, set()).add(year)
+    seen = set() if reprocess else set(ids)
     now = datetime.now(UTC)
     for year in years if years is not None else inbox_years(inbox):
         folder = inbox / str(year)
@@ -397,25 +403,26 @@ def scan(
             receipt = receipt_id(rel, sha)
             if receipt in known_receipts:
                 continue
-            duplicate = sha in seen
             if "/" in rel.removeprefix(f"{year}/"):
                 log.info("按 %d 年度接收子文件夹中的文件：inbox/%s", year, rel)
-            if duplicate and year not in seen[sha]:
-                earlier = seen[sha] | _archived_years(archive_root, sha)
-                if earlier and year not in earlier:
-                    result.moved.append(rel)
-                    log.warning(
-                        "inbox/%s 与已收到的 %s 年度文件内容相同：按内容记为重复，未按 %d 年度读取"
-                        "（库表以内容哈希为报送主键，尚不能按 内容+年度 区分）",
-                        rel,
-                        "、".join(map(str, sorted(earlier))),
-                        year,
-                    )
+            key = (sha, year)
+            duplicate = key in seen
+            sid = ids.setdefault(key, submission_id(sha, year, first_year.setdefault(sha, year)))
+            earlier = years_of.setdefault(sha, set()) - {year}
+            if not duplicate and earlier:
+                result.moved.append(rel)
+                log.warning(
+                    "inbox/%s 与已收到的 %s 年度文件内容相同：按 %d 年度作为新的报送读取",
+                    rel,
+                    "、".join(map(str, sorted(earlier))),
+                    year,
+                )
             result.arrivals.append(
                 Arrival(
                     str(path),
                     year,
                     sha,
+                    sid,
                     status.st_size,
                     path.name,
                     _received_at(
@@ -428,19 +435,20 @@ def scan(
                     duplicate,
                 )
             )
-            seen.setdefault(sha, set()).add(year)
+            seen.add(key)
+            years_of[sha].add(year)
     return result
 
 
 def discover(
     inbox: Path,
     known_receipts: set[str],
-    known_contents: set[str],
+    known_submissions: Mapping[tuple[str, int], str],
     years: Iterable[int] | None = None,
 ) -> list[Arrival]:
     """The arrivals of ``scan``: files under ``inbox/<year>/`` not yet received at that
     path with that content; duplicates marked."""
-    return scan(inbox, known_receipts, known_contents, years).arrivals
+    return scan(inbox, known_receipts, known_submissions, years).arrivals
 
 
 def archive(arrival: Arrival, archive_root: Path) -> Arrival:

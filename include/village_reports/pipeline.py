@@ -66,20 +66,18 @@ def discover_and_archive(
     Each inbox entry is judged on its own (see ``village_reports.intake``): links, files
     outside ``inbox/<year>/``, vanished, unreadable or still-copying files are logged and
     skipped, never stop the others; the reference lists the first few (``skipped``, with
-    ``skipped_total``) and the duplicates first received for another year (``moved``).
+    ``skipped_total``) and the files whose content was received before for another year
+    (``moved``): a submission is one content for one year, so they are read for theirs.
     """
     staging.sweep(keep=run_key)
     engine = warehouse.get_engine()
-    receipts, contents = (
-        (set(), set()) if reprocess else (warehouse.known_receipts(engine), warehouse.known_hashes(engine))
-    )
     found = intake.scan(
         settings.inbox_dir(),
-        receipts,
-        contents,
+        set() if reprocess else warehouse.known_receipts(engine),
+        warehouse.known_submissions(engine),  # ids kept when files are read again
         years,
-        archive_root=settings.archive_dir(),
         received_names=warehouse.received_names(engine),
+        reprocess=reprocess,
     )
     archived = []
     for arrival in found.arrivals:
@@ -267,7 +265,7 @@ def validate_batch(batch: BatchRef) -> BatchRef:
         result.problems = rules.confirm_with_notes(result, [*result.problems, *found])
     warehouse.record_validation(
         warehouse.get_engine(),
-        [a["sha256"] for a in arrivals],
+        [a["submission_id"] for a in arrivals],
         {"success": outcome.success, "statistics": outcome.statistics, "result": outcome.result_json},
     )
     staging.write_results(folder, "validated", results)
@@ -300,14 +298,14 @@ def load_files(batch: BatchRef, feedback: bool = True) -> list[dict[str, Any]]:
     for n, ((arrival, result), status) in enumerate(zip(items, statuses, strict=True)):
         if feedback:
             grid = grids[n] if grids else None
-            this = standing.get(arrival.sha256) or Standing(deadline(arrival.year))
+            this = standing.get(arrival.submission_id) or Standing(deadline(arrival.year))
             write_feedback(
                 settings.output_dir(), arrival.to_dict(), result, status, roster=roster, grid=grid, standing=this
             )
         unit = roster.get(result.unit_code or "")
         lines.append(
             {
-                "submission_id": arrival.sha256,
+                "submission_id": arrival.submission_id,
                 "file_name": arrival.file_name,
                 "year": arrival.year,
                 "unit_code": result.unit_code,
@@ -320,7 +318,7 @@ def load_files(batch: BatchRef, feedback: bool = True) -> list[dict[str, Any]]:
         if status == warehouse.REJECTED:
             log.warning("rejected %s: %s", arrival.file_name, "; ".join(p.message for p in result.problems[:3]))
     if feedback:
-        _rewrite_replaced(engine, files, standing, {a.sha256 for a, _ in items})
+        _rewrite_replaced(engine, files, standing, {a.submission_id for a, _ in items})
     # make bench reads these two figures from the task logs: keep their wording
     log.info("loaded %d file(s) in %.3f s", len(items), loaded - begun)
     if feedback:
@@ -341,9 +339,8 @@ def _rewrite_replaced(
             if file["submission_id"] in batch or not this.replaced_by or this.replaced_by["submission_id"] not in batch:
                 continue
             result = warehouse.stored_result(engine, file["submission_id"], file["file_name"])
-            arrival = {**file, "sha256": file["submission_id"]}
             write_feedback(
-                settings.output_dir(), arrival, result, file["status"], roster=roster, standing=this, latest=False
+                settings.output_dir(), file, result, file["status"], roster=roster, standing=this, latest=False
             )
             log.info("回执 of %s now says it was replaced by %s", file["file_name"], this.replaced_by["file_name"])
 
@@ -430,7 +427,7 @@ def restore_missing_feedback() -> int:
         result = warehouse.stored_result(engine, row["submission_id"], row["file_name"])
         write_feedback(
             out,
-            {**row, "sha256": row["submission_id"]},
+            row,
             result,
             row["status"],
             roster=roster,

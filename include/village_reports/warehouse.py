@@ -210,10 +210,11 @@ def _applied_digest(engine: Engine) -> str | None:
         return None  # a new warehouse: no schema_state table yet
 
 
-def known_hashes(engine: Engine) -> set[str]:
-    """Contents already received (submission ids)."""
+def known_submissions(engine: Engine) -> dict[tuple[str, int], str]:
+    """Every stored submission's id by its content's SHA-256 and its year."""
     with engine.connect() as connection:
-        return {row[0] for row in connection.execute(sql("dml/select_known_hashes")[0])}
+        rows = connection.execute(sql("dml/select_known_submissions")[0])
+        return {(content, year): submission_id for content, year, submission_id in rows}
 
 
 def known_receipts(engine: Engine) -> set[str]:
@@ -225,7 +226,7 @@ def known_receipts(engine: Engine) -> set[str]:
 def _receipt(arrival: Arrival) -> dict[str, object]:
     return {
         "receipt_id": arrival.receipt_id,
-        "submission_id": arrival.sha256,
+        "submission_id": arrival.submission_id,
         "year": arrival.year,
         "file_name": arrival.file_name,
         "received_at": arrival.received_at,
@@ -392,7 +393,8 @@ def load_submissions(engine: Engine, items: Sequence[tuple[Arrival, ReadResult]]
         year = arrival.year  # the folder it was sent for; a workbook stating another year is rejected
         submissions.append(
             {
-                "submission_id": arrival.sha256,
+                "submission_id": arrival.submission_id,
+                "content_sha256": arrival.sha256,
                 "unit_code": result.unit_code,
                 "year": year,
                 "file_name": arrival.file_name,
@@ -407,11 +409,11 @@ def load_submissions(engine: Engine, items: Sequence[tuple[Arrival, ReadResult]]
         )
         receipts.append(_receipt(arrival))
         facts += [
-            {**r._asdict(), "submission_id": arrival.sha256, "year": year}
+            {**r._asdict(), "submission_id": arrival.submission_id, "year": year}
             for r in result.records
             if r.unit_code is not None
         ]
-        problem_rows += [{**vars(p), "submission_id": arrival.sha256, "seq": n} for n, p in enumerate(problems)]
+        problem_rows += [{**vars(p), "submission_id": arrival.submission_id, "seq": n} for n, p in enumerate(problems)]
     if not items:
         return statuses
     periods = [_period(y) for y in sorted({a.year for a, _ in items})]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect, text
 
-from village_reports import pipeline, settings, warehouse
+from village_reports import intake, pipeline, settings, warehouse
 from village_reports.__main__ import main
 from village_reports.samples import write_samples
 
@@ -70,10 +70,27 @@ def loaded(project: Path) -> dict[str, int]:
     return counts
 
 
+def _downgrade(target: str) -> None:
+    from alembic import command
+
+    with warehouse.get_engine().begin() as connection:
+        for statement in warehouse._view_statements(connection.dialect.name):
+            if str(statement).startswith("DROP VIEW"):
+                connection.execute(statement)
+        command.downgrade(warehouse._alembic_config(connection), target)
+
+
+def _content_hashes() -> set[tuple[str, str]]:
+    with warehouse.get_engine().connect() as connection:
+        return {tuple(row) for row in connection.execute(text("SELECT submission_id, content_sha256 FROM submission"))}
+
+
 def test_a_warehouse_made_before_migrations_is_adopted(loaded: dict[str, int], capsys) -> None:
-    """Tables and no alembic_version, as every warehouse before this change: `upgrade`
-    stamps it at the baseline (its tables are the baseline's) and loses nothing."""
+    """The baseline's tables and no alembic_version, as every warehouse before migrations:
+    `upgrade` stamps it at the baseline, runs the later revisions, and loses nothing."""
     engine = warehouse.get_engine()
+    _downgrade(warehouse.BASELINE)
+    assert "content_sha256" not in {c["name"] for c in inspect(engine).get_columns("submission")}
     with engine.begin() as connection:
         connection.execute(text("DROP TABLE alembic_version"))
     assert warehouse.current_revision(engine) is None
@@ -81,7 +98,24 @@ def test_a_warehouse_made_before_migrations_is_adopted(loaded: dict[str, int], c
     assert warehouse.current_revision(engine) == warehouse.head_revision()
     assert "仓库建于迁移之前：已按基线版本 0001 登记" in capsys.readouterr().out
     assert _counts() == loaded
+    # 0002: every stored submission was one content for its year, its id that content's hash
+    hashes = _content_hashes()
+    assert len(hashes) == loaded["submission"] and all(sid == content for sid, content in hashes)
     pipeline.report_year(2021)  # the views work again
+
+
+def test_a_stored_content_moved_to_another_year_after_the_upgrade_is_read(loaded: dict[str, int]) -> None:
+    """Upgraded from the baseline, a warehouse keeps its ids, and a file it holds for 2020
+    moved to 2021/ is read for 2021 under an id of its own."""
+    _downgrade(warehouse.BASELINE)
+    pipeline.prepare_warehouse()
+    path = next(settings.inbox_dir().glob("2020/MT09_*"))
+    shutil.copy(path, settings.inbox_dir() / "2021" / "MT09_去年的表.xlsx")
+    (line,) = pipeline.run_ingest()
+    assert (line["year"], line["unit_code"], line["status"]) == (2021, "MT09", "rejected")  # it states 2020
+    content = dict(_content_hashes())
+    assert content[line["submission_id"]] == intake.file_sha256(path) != line["submission_id"]
+    assert _counts()["submission"] == loaded["submission"] + 1
 
 
 def test_a_new_column_used_by_a_view_is_one_revision(loaded: dict[str, int], tmp_path: Path, monkeypatch) -> None:

@@ -352,3 +352,29 @@ def test_a_correction_with_an_older_file_time_is_put_in_force(inbox: Path) -> No
     assert [line["status"] for line in run_pipeline()] == ["accepted"]
     current = {r[1]: r[8] for r in view("village_indicator_values", "1, 2") if r[0] == 2021 and r[4] == "REV01"}
     assert current["MT03"] == 40
+
+
+def test_a_file_moved_to_the_right_year_folder_is_read_for_it(inbox: Path, project: Path) -> None:
+    """A 2021 workbook put into 2022/ by mistake is rejected for 2022; moved to 2021/, the
+    same bytes are a new submission for 2021, read, accepted and answered (they used to be
+    recorded as a duplicate and never read)."""
+    path = next(inbox.glob("2021/MT05_*"))
+    (inbox / "2022").mkdir()
+    wrong = path.rename(inbox / "2022" / path.name)
+    assert [(line["unit_code"], line["status"]) for line in run_pipeline() if line["year"] == 2022] == [
+        ("MT05", "rejected")
+    ]
+    assert {row[1]: row[3] for row in view("timeliness", "1, 2") if row[0] == 2021}["MT05"] == "missing"
+
+    wrong.rename(path)
+    assert [(line["year"], line["unit_code"], line["status"]) for line in run_pipeline()] == [
+        (2021, "MT05", "accepted")
+    ]
+    assert {row[1]: row[4] for row in view("submission_status", "1, 2") if row[0] == 2021}["MT05"] == "accepted"
+    received = [row for row in view("received_files", "1, 2") if row[2] == path.name]
+    assert [(row[0], row[6]) for row in received] == [(2021, "accepted"), (2022, "rejected")]
+    assert received[0][4] != received[1][4]  # a submission of its own for each year
+    assert list((project / "output" / "feedback" / "2021").glob("MT05_*.xlsx"))
+    accounting = {row[0]: row[1:] for row in view("file_accounting", "1")}
+    assert accounting[2022] == (1, 0, 0, 1, 0, 0)  # received, accepted, with warnings, rejected, duplicate, unaccounted
+    assert accounting[2021][4:] == (0, 0)

@@ -38,7 +38,7 @@ def test_feedback_has_verdict_problems_and_marked_copy(make_workbook, tmp_path: 
         "file_name": path.name,
         "received_at": "2022-02-01T02:00:00+00:00",
         "archive_path": str(path),
-        "sha256": "e" * 64,
+        "submission_id": "e" * 64,
     }
     written = write_feedback(tmp_path, arrival, result, "rejected")
     wb = openpyxl.load_workbook(written)
@@ -61,7 +61,7 @@ def test_long_messages_and_names_print_whole(make_workbook, tmp_path: Path) -> N
     result = read_workbook(path)
     arrival = {"year": 2021, "file_name": path.name, "received_at": "2022-02-01T02:00:00+00:00"}
     wb = openpyxl.load_workbook(
-        write_feedback(tmp_path, {**arrival, "archive_path": str(path), "sha256": "f" * 64}, result, "rejected")
+        write_feedback(tmp_path, {**arrival, "archive_path": str(path), "submission_id": "f" * 64}, result, "rejected")
     )
     summary, marked = wb["回执"], wb["原表（标注）"]
     assert summary.row_dimensions[9].height >= 30  # the message takes two lines or more
@@ -70,7 +70,13 @@ def test_long_messages_and_names_print_whole(make_workbook, tmp_path: Path) -> N
 
 
 def _arrival(path: Path, received_at: str = "2022-02-01T02:00:00+00:00", sha: str = "a" * 64) -> dict:
-    return {"year": 2021, "file_name": path.name, "received_at": received_at, "archive_path": str(path), "sha256": sha}
+    return {
+        "year": 2021,
+        "file_name": path.name,
+        "received_at": received_at,
+        "archive_path": str(path),
+        "submission_id": sha,
+    }
 
 
 def test_a_partial_file_is_accepted_and_its_blanks_are_one_line_after_the_errors(

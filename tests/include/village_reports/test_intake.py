@@ -32,7 +32,7 @@ def messages(caplog: pytest.LogCaptureFixture, level: int = logging.DEBUG) -> st
 def test_a_dangling_link_is_logged_and_the_others_are_read(inbox: Path, caplog) -> None:
     (inbox / "2021" / "坏链接.xlsx").symlink_to(inbox / "2021" / "不存在.xlsx")
     with caplog.at_level(logging.INFO):
-        arrivals = intake.discover(inbox, set(), set())
+        arrivals = intake.discover(inbox, set(), {})
     assert names(arrivals) == ["鸣山村.xlsx"]
     assert "inbox/2021/坏链接.xlsx 是失效的链接" in messages(caplog, logging.WARNING)
 
@@ -40,7 +40,7 @@ def test_a_dangling_link_is_logged_and_the_others_are_read(inbox: Path, caplog) 
 def test_a_link_leaving_the_inbox_is_never_followed_nor_archived(inbox: Path, tmp_path: Path, caplog) -> None:
     (inbox / "2021" / "passwd.xlsx").symlink_to("/etc/passwd")
     with caplog.at_level(logging.INFO):
-        arrivals = intake.discover(inbox, set(), set())
+        arrivals = intake.discover(inbox, set(), {})
     assert names(arrivals) == ["鸣山村.xlsx"]
     assert "inbox/2021/passwd.xlsx 是指向收件箱以外（/etc/passwd）的链接" in messages(caplog, logging.ERROR)
     archived = [intake.archive(a, tmp_path / "archive") for a in arrivals]
@@ -48,7 +48,7 @@ def test_a_link_leaving_the_inbox_is_never_followed_nor_archived(inbox: Path, tm
 
 
 def test_a_file_swapped_for_a_link_after_the_listing_is_not_followed(inbox: Path, tmp_path: Path) -> None:
-    (arrival,) = intake.discover(inbox, set(), set())
+    (arrival,) = intake.discover(inbox, set(), {})
     Path(arrival.path).unlink()
     Path(arrival.path).symlink_to("/etc/passwd")
     with pytest.raises(intake.SourceChanged):
@@ -60,7 +60,7 @@ def test_a_file_in_a_subfolder_of_a_year_is_received_for_that_year(inbox: Path, 
     (inbox / "2021" / "东村").mkdir()
     (inbox / "2021" / "东村" / "东村报表.xlsx").write_bytes(GOOD + b" east")
     with caplog.at_level(logging.INFO):
-        arrivals = intake.discover(inbox, set(), set())
+        arrivals = intake.discover(inbox, set(), {})
     east = next(a for a in arrivals if a.file_name == "东村报表.xlsx")
     assert (east.year, east.duplicate) == (2021, False)
     assert east.receipt_id == intake.receipt_id("2021/东村/东村报表.xlsx", east.sha256)
@@ -72,7 +72,7 @@ def test_files_outside_the_year_folders_are_logged_by_name(inbox: Path, caplog) 
     (inbox / "2021年" / "x.xlsx").write_bytes(GOOD + b" x")
     (inbox / "根目录.xlsx").write_bytes(GOOD + b" root")
     with caplog.at_level(logging.INFO):
-        arrivals = intake.discover(inbox, set(), set())
+        arrivals = intake.discover(inbox, set(), {})
     assert names(arrivals) == ["鸣山村.xlsx"]
     logged = messages(caplog, logging.WARNING)
     assert "未处理：inbox/2021年/x.xlsx 不在 inbox/<年度>/ 下" in logged
@@ -90,7 +90,7 @@ def test_a_file_that_vanishes_before_it_is_read_is_logged(inbox: Path, monkeypat
 
     monkeypatch.setattr(intake, "_open_nofollow", vanish_first)
     with caplog.at_level(logging.INFO):
-        found = intake.scan(inbox, set(), set())
+        found = intake.scan(inbox, set(), {})
     assert names(found.arrivals) == ["鸣山村.xlsx"]
     assert [(s.path, s.kind) for s in found.skipped] == [("2021/东村.xlsx", "vanished")]
     assert "inbox/2021/东村.xlsx 在列出后、读取前消失了" in messages(caplog, logging.WARNING)
@@ -108,7 +108,7 @@ def test_an_unreadable_file_is_logged_loudly(inbox: Path, monkeypatch, caplog) -
 
     monkeypatch.setattr(intake, "_open_nofollow", refuse)
     with caplog.at_level(logging.INFO):
-        found = intake.scan(inbox, set(), set())
+        found = intake.scan(inbox, set(), {})
     assert names(found.arrivals) == ["鸣山村.xlsx"]
     assert [(s.path, s.kind) for s in found.skipped] == [("2021/东村.xlsx", "unreadable")]
     assert "无法读取：inbox/2021/东村.xlsx（Permission denied）" in messages(caplog, logging.ERROR)
@@ -120,7 +120,7 @@ def test_a_chmod_000_file_is_logged_loudly(inbox: Path, caplog) -> None:
     locked.write_bytes(GOOD + b" east")
     locked.chmod(0)
     with caplog.at_level(logging.INFO):
-        arrivals = intake.discover(inbox, set(), set())
+        arrivals = intake.discover(inbox, set(), {})
     assert names(arrivals) == ["鸣山村.xlsx"]
     assert "无法读取：inbox/2021/东村.xlsx" in messages(caplog, logging.ERROR)
 
@@ -129,7 +129,7 @@ def test_lock_files_are_skipped_with_a_log_line(inbox: Path, caplog) -> None:
     (inbox / "2021" / "~$鸣山村.xlsx").write_bytes(b"lock")
     (inbox / "2021" / ".~lock.鸣山村.xlsx#").write_bytes(b"lock")
     with caplog.at_level(logging.INFO):
-        found = intake.scan(inbox, set(), set())
+        found = intake.scan(inbox, set(), {})
     assert names(found.arrivals) == ["鸣山村.xlsx"]
     assert "inbox/2021/~$鸣山村.xlsx 是 Office 锁文件或系统文件" in messages(caplog)
     assert found.summary()["skipped_total"] == 0  # noise, not news
@@ -140,7 +140,7 @@ def test_an_empty_file_still_being_copied_waits_for_the_next_run(inbox: Path, mo
     copying.write_bytes(b"")
     monkeypatch.setattr(intake, "_pause", lambda: copying.write_bytes(GOOD + b" east"))
     with caplog.at_level(logging.INFO):
-        arrivals = intake.discover(inbox, set(), set())
+        arrivals = intake.discover(inbox, set(), {})
     assert names(arrivals) == ["鸣山村.xlsx"]
     assert "暂缓：inbox/2021/东村.xlsx 还在写入" in messages(caplog)
 
@@ -148,7 +148,7 @@ def test_an_empty_file_still_being_copied_waits_for_the_next_run(inbox: Path, mo
 def test_an_empty_file_that_stays_empty_is_received_for_the_reader_to_reject(inbox: Path, monkeypatch) -> None:
     (inbox / "2021" / "东村.xlsx").write_bytes(b"")
     monkeypatch.setattr(intake, "_pause", lambda: None)
-    arrivals = intake.discover(inbox, set(), set())
+    arrivals = intake.discover(inbox, set(), {})
     assert sorted((a.file_name, a.size) for a in arrivals) == [("东村.xlsx", 0), ("鸣山村.xlsx", len(GOOD))]
 
 
@@ -165,37 +165,67 @@ def test_a_file_growing_between_listing_and_reading_waits(inbox: Path, monkeypat
 
     monkeypatch.setattr(intake, "_open_nofollow", grow_first)
     with caplog.at_level(logging.INFO):
-        found = intake.scan(inbox, set(), set())
+        found = intake.scan(inbox, set(), {})
     assert names(found.arrivals) == ["鸣山村.xlsx"]
     assert [(s.path, s.kind) for s in found.skipped] == [("2021/东村.xlsx", "in_transit")]
 
 
-def test_a_file_moved_to_another_year_is_logged_as_not_read_for_it(inbox: Path, caplog) -> None:
-    """Same bytes in 2020 and 2021: the warehouse keys a submission by content alone, so
-    the 2021 copy is a duplicate; until the schema allows content + year, it is logged."""
+def test_the_same_bytes_in_two_year_folders_are_a_submission_for_each(inbox: Path, caplog) -> None:
+    """A submission is one content for one year: the 2021 copy of a 2020 file is read for
+    2021 under an id of its own; a third copy in 2021 is that one's duplicate."""
     (inbox / "2020").mkdir()
     first = inbox / "2020" / "东村.xlsx"
     first.write_bytes(GOOD + b" east")
     os.utime(first, (1_600_000_000, 1_600_000_000))
     (inbox / "2021" / "东村.xlsx").write_bytes(GOOD + b" east")
+    (inbox / "2021" / "东村（副本）.xlsx").write_bytes(GOOD + b" east")
     with caplog.at_level(logging.INFO):
-        arrivals = intake.discover(inbox, set(), set())
-    moved = next(a for a in arrivals if a.year == 2021 and a.file_name == "东村.xlsx")
-    assert moved.duplicate
-    assert "inbox/2021/东村.xlsx 与已收到的 2020 年度文件内容相同" in messages(caplog, logging.WARNING)
+        found = intake.scan(inbox, set(), {})
+    by_name = {(a.year, a.file_name): a for a in found.arrivals}
+    in_2020, in_2021, copy = by_name[2020, "东村.xlsx"], by_name[2021, "东村.xlsx"], by_name[2021, "东村（副本）.xlsx"]
+    assert not in_2020.duplicate and in_2020.submission_id == in_2020.sha256
+    assert not in_2021.duplicate and in_2021.submission_id not in (in_2020.submission_id, in_2021.sha256)
+    assert copy.duplicate and copy.submission_id == in_2021.submission_id
+    assert found.moved == ["2021/东村.xlsx"]
+    assert "inbox/2021/东村.xlsx 与已收到的 2020 年度文件内容相同：按 2021 年度作为新的报送读取" in messages(
+        caplog, logging.WARNING
+    )
 
 
-def test_a_file_moved_since_an_earlier_night_is_found_in_the_archive(inbox: Path, tmp_path: Path, caplog) -> None:
+def test_a_file_moved_since_an_earlier_night_is_read_for_its_new_year(inbox: Path, tmp_path: Path, caplog) -> None:
     (inbox / "2020").mkdir()
     (inbox / "2020" / "东村.xlsx").write_bytes(GOOD + b" east")
-    night_one = intake.scan(inbox, set(), set(), [2020])
+    night_one = intake.scan(inbox, set(), {}, [2020])
     (done,) = [intake.archive(a, tmp_path / "archive") for a in night_one.arrivals]
+    stored = {(done.sha256, 2020): done.submission_id}
     (inbox / "2020" / "东村.xlsx").rename(inbox / "2021" / "东村.xlsx")
     with caplog.at_level(logging.INFO):
-        night_two = intake.scan(inbox, {done.receipt_id}, {done.sha256}, archive_root=tmp_path / "archive")
-    assert night_two.moved == ["2021/东村.xlsx"]
+        night_two = intake.scan(inbox, {done.receipt_id}, stored)
+    (moved,) = [a for a in night_two.arrivals if a.file_name == "东村.xlsx"]
+    assert (moved.year, moved.duplicate) == (2021, False)
+    assert moved.submission_id == intake.submission_id(done.sha256, 2021, first_year=2020)
     assert night_two.summary()["moved"] == ["2021/东村.xlsx"]
-    assert "未按 2021 年度读取" in messages(caplog, logging.WARNING)
+    # moved back: known for 2020 under its first id, so a duplicate, never read twice
+    (inbox / "2021" / "东村.xlsx").rename(inbox / "2020" / "东村（找回）.xlsx")
+    stored[done.sha256, 2021] = moved.submission_id
+    night_three = intake.scan(inbox, {done.receipt_id, moved.receipt_id}, stored)
+    (back,) = [a for a in night_three.arrivals if a.file_name == "东村（找回）.xlsx"]
+    assert back.duplicate and back.submission_id == done.submission_id
+    assert night_three.moved == []
+
+
+def test_reprocessing_keeps_the_stored_ids(inbox: Path) -> None:
+    """Read again after a rule change, every file keeps the id it was stored under, in
+    whatever order the folders are listed."""
+    (inbox / "2020").mkdir()
+    (inbox / "2020" / "东村.xlsx").write_bytes(GOOD + b" east")
+    sha = intake.file_sha256(inbox / "2020" / "东村.xlsx")
+    stored = {(sha, 2021): sha, (sha, 2020): intake.submission_id(sha, 2020, first_year=2021)}
+    (inbox / "2021" / "东村.xlsx").write_bytes(GOOD + b" east")
+    found = intake.scan(inbox, set(), stored, reprocess=True)
+    ids = {(a.year, a.file_name): (a.submission_id, a.duplicate) for a in found.arrivals}
+    assert ids[2020, "东村.xlsx"] == (stored[sha, 2020], False)
+    assert ids[2021, "东村.xlsx"] == (sha, False)
 
 
 def test_no_entry_stops_the_others(inbox: Path, caplog) -> None:
@@ -208,7 +238,7 @@ def test_no_entry_stops_the_others(inbox: Path, caplog) -> None:
     (inbox / "2021年").mkdir()
     (inbox / "2021年" / "x.xlsx").write_bytes(b"x")
     with caplog.at_level(logging.INFO):
-        found = intake.scan(inbox, set(), set())
+        found = intake.scan(inbox, set(), {})
     assert names(found.arrivals) == ["鸣山村.xlsx"]
     assert sorted(s.kind for s in found.skipped) == sorted(
         ["symlink_dangling", "symlink_outside", "lock_file", "not_regular", "not_in_year_folder"]
@@ -230,7 +260,7 @@ def test_the_receipt_time_is_ours_or_the_registers(inbox: Path) -> None:
         "文件名,收到时间\n登记过.xlsx,2022-03-01 09:30\n", encoding="utf-8-sig"
     )
     before = datetime.now(UTC)
-    found = {a.file_name: a for a in intake.discover(inbox, set(), set())}
+    found = {a.file_name: a for a in intake.discover(inbox, set(), {})}
     assert intake.REGISTER_NAME not in found  # the register is not a submission
     assert before <= datetime.fromisoformat(found["旧时间.xlsx"].received_at) <= before + timedelta(minutes=1)
     assert found["登记过.xlsx"].received_at == "2022-03-01T01:30:00+00:00"

@@ -157,7 +157,7 @@ def test_feedback_prints_its_table_one_page_wide_and_labels_apart_from_values(
         "file_name": source.name,
         "received_at": "2022-02-01T02:00:00+00:00",
         "archive_path": str(source),
-        "sha256": "e" * 64,
+        "submission_id": "e" * 64,
     }
     path = folder / "回执_MT02.xlsx"
     path.write_bytes(feedback_bytes(arrival, result, "rejected", catalogue, roster, grid))

@@ -1,1 +1,0 @@
-SELECT submission_id FROM submission;
