@@ -116,6 +116,7 @@ class Standing:
     replaces: Mapping[str, Any] | None = None  # the earlier file whose figures this one replaces
     replaced_by: Mapping[str, Any] | None = None  # the later file whose figures replace this one's
     in_force: Mapping[str, Any] | None = None  # a rejected file: the file whose figures still stand
+    latest: bool = True  # the last file received from its unit for the year: its 回执 is the unit's
 
 
 def _file_text(file: Mapping[str, Any]) -> str:
@@ -133,13 +134,14 @@ def standings(
         current = next((f for f in listed if f["is_current"]), None)
         accepted = [f for f in listed if f["status"] in VERDICTS and f["status"] != "rejected"]
         for file in listed:
+            latest = file is listed[-1]
             if file in accepted:
                 n = accepted.index(file)
                 before = accepted[n - 1] if n else None
                 after = accepted[n + 1] if n + 1 < len(accepted) else None
-                found[file["submission_id"]] = Standing(deadline(year), replaces=before, replaced_by=after)
+                found[file["submission_id"]] = Standing(deadline(year), before, after, latest=latest)
             else:
-                found[file["submission_id"]] = Standing(deadline(year), in_force=current)
+                found[file["submission_id"]] = Standing(deadline(year), in_force=current, latest=latest)
     return found
 
 

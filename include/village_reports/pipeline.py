@@ -300,7 +300,16 @@ def load_files(batch: BatchRef, feedback: bool = True) -> list[dict[str, Any]]:
             grid = grids[n] if grids else None
             this = standing.get(arrival.submission_id) or Standing(deadline(arrival.year))
             write_feedback(
-                settings.output_dir(), arrival.to_dict(), result, status, roster=roster, grid=grid, standing=this
+                settings.output_dir(),
+                arrival.to_dict(),
+                result,
+                status,
+                roster=roster,
+                grid=grid,
+                standing=this,
+                # batches load in any order: the unit's latest 回执 is its last received file's,
+                # even when that file's batch loaded first
+                latest=this.latest,
             )
         unit = roster.get(result.unit_code or "")
         lines.append(
@@ -330,19 +339,22 @@ def load_files(batch: BatchRef, feedback: bool = True) -> list[dict[str, Any]]:
 def _rewrite_replaced(
     engine: Any, files: dict[tuple[str, int], list[dict[str, Any]]], standing: dict[str, Standing], batch: set[str]
 ) -> None:
-    """An earlier file's 回执, written again to say that a file of this batch replaced it.
-    Rebuilt from what the warehouse stored for it: the file is not read or judged again."""
+    """An earlier-loaded file's 回执, written again when a file of this batch changed where
+    it stands: it replaced the file, or (batches load in any order) the file replaces it,
+    or its figures are the ones that stand for a rejected file. Rebuilt from what the
+    warehouse stored for the file: it is not read or judged again."""
     roster = load_roster()
     for listed in files.values():
         for file in listed:
             this = standing[file["submission_id"]]
-            if file["submission_id"] in batch or not this.replaced_by or this.replaced_by["submission_id"] not in batch:
+            named = {(f or {}).get("submission_id") for f in (this.replaces, this.replaced_by, this.in_force)}
+            if file["submission_id"] in batch or not named & batch:
                 continue
             result = warehouse.stored_result(engine, file["submission_id"], file["file_name"])
             write_feedback(
-                settings.output_dir(), file, result, file["status"], roster=roster, standing=this, latest=False
+                settings.output_dir(), file, result, file["status"], roster=roster, standing=this, latest=this.latest
             )
-            log.info("回执 of %s now says it was replaced by %s", file["file_name"], this.replaced_by["file_name"])
+            log.info("回执 of %s written again: a file loaded since changed where it stands", file["file_name"])
 
 
 def failed_steps_message(states: Mapping[str, str | None], faults: Sequence[str] = ()) -> str:
@@ -422,18 +434,9 @@ def restore_missing_feedback() -> int:
     files = warehouse.unit_year_files(engine, {(r["unit_code"], r["year"]) for r in missing if r["unit_code"]})
     standing = standings(files, deadline)
     for row in missing:
-        listed = files.get((row["unit_code"], row["year"]), [])
-        latest = not listed or listed[-1]["submission_id"] == row["submission_id"]
+        this = standing.get(row["submission_id"]) or Standing(deadline(row["year"]))  # no unit: its own name only
         result = warehouse.stored_result(engine, row["submission_id"], row["file_name"])
-        write_feedback(
-            out,
-            row,
-            result,
-            row["status"],
-            roster=roster,
-            standing=standing.get(row["submission_id"]) or Standing(deadline(row["year"])),
-            latest=latest,
-        )
+        write_feedback(out, row, result, row["status"], roster=roster, standing=this, latest=this.latest)
     log.warning("补写了 %d 份缺失的回执（入库后未能写出）", len(missing))
     return len(missing)
 

@@ -378,3 +378,47 @@ def test_a_file_moved_to_the_right_year_folder_is_read_for_it(inbox: Path, proje
     accounting = {row[0]: row[1:] for row in view("file_accounting", "1")}
     assert accounting[2022] == (1, 0, 0, 1, 0, 0)  # received, accepted, with warnings, rejected, duplicate, unaccounted
     assert accounting[2021][4:] == (0, 0)
+
+
+def test_the_latest_receipt_is_the_file_in_force_whatever_order_the_batches_load(inbox: Path, project: Path) -> None:
+    """Mapped batches run in any order: when a unit's correction loads before the file it
+    replaces, the unit's latest 回执 must still be the correction's (it was the earlier
+    file's, depending on the night: seen as a difference between two `make run`s)."""
+    first = next(inbox.glob("2021/MT03_*"))
+    second = first.with_name(first.stem + "（更正）.xlsx")
+    shutil.copy(first, second)
+    set_cell(second, "REV01", 50)
+    register = inbox / "2021" / "收件登记.csv"
+    with register.open("a", encoding="utf-8-sig", newline="") as handle:
+        csv.writer(handle).writerow([second.name, "2022-03-20 09:00"])  # after the first file's
+    pipeline.prepare_warehouse()
+    run = pipeline.discover_and_archive([2021])
+    batches = pipeline.plan_batches(run, 1)
+    for batch in reversed(batches):  # the correction, received last, loads first
+        pipeline.load_files(pipeline.validate_batch(pipeline.read_batch(batch)))
+    latest = project / "output" / "feedback" / "2021" / "MT03_中兴村_2021年回执.xlsx"
+    assert openpyxl.load_workbook(latest)["回执"]["C3"].value == second.name
+    assert _standing(latest).startswith("按时报送") and "本文件替换了 2022-03-" in _standing(latest)
+    assert f"“{first.name}”" in _standing(latest)
+    kept = {openpyxl.load_workbook(p)["回执"]["C3"].value: _standing(p) for p in latest.parent.glob("全部回执/MT03_*")}
+    assert "本文件已被" in kept[first.name] and f"“{second.name}”" in kept[first.name]
+
+
+def test_a_rejected_draft_loaded_after_its_correction_names_the_figures_in_force(inbox: Path, project: Path) -> None:
+    """The samples' 初稿 case in the other batch order: the rejected draft, received first,
+    loads after the accepted final file. The unit's latest 回执 stays the final file's,
+    and the draft's says which file's figures stand."""
+    final = next(inbox.glob("2021/MT03_*"))
+    draft = final.with_name(final.stem + "(初稿).xlsx")
+    shutil.copy(final, draft)
+    set_cell(draft, "REV01", "很多")
+    with (inbox / "2021" / "收件登记.csv").open("a", encoding="utf-8-sig", newline="") as handle:
+        csv.writer(handle).writerow([draft.name, "2022-01-05 09:00"])  # before the final file
+    pipeline.prepare_warehouse()
+    batches = pipeline.plan_batches(pipeline.discover_and_archive([2021]), 1)
+    for batch in reversed(batches):
+        pipeline.load_files(pipeline.validate_batch(pipeline.read_batch(batch)))
+    folder = project / "output" / "feedback" / "2021"
+    assert openpyxl.load_workbook(folder / "MT03_中兴村_2021年回执.xlsx")["回执"]["C3"].value == final.name
+    kept = {openpyxl.load_workbook(p)["回执"]["C3"].value: _standing(p) for p in folder.glob("全部回执/MT03_*")}
+    assert "数字仍以 " in kept[draft.name] and f"“{final.name}” 为准" in kept[draft.name]
