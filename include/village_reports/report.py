@@ -200,7 +200,7 @@ def write_totals_xlsx(
         layout(ws, (9, 36, 9, 13, 9, 9, 9), {1: 26, 2: 20})
         ws.freeze_panes = "A3"
         print_setup(ws, title_rows="1:2", area=f"A1:G{len(indicators) + 2}")
-        ws.append(title_row(ws, f"毛田镇{year}年度 {section.name}"))
+        ws.append(title_row(ws, f"{roster.place}{year}年度 {section.name}"))
         ws.append(heading_row(ws, headings))
         for ind in indicators:
             total = totals[ind.code]
@@ -228,7 +228,7 @@ def write_totals_xlsx(
     breakdown.print_options.gridLines = True  # a border per cell would cost a county's night
     print_setup(breakdown, landscape=True, title_rows="1:2", title_cols="A:B", fit_width=False)
     breakdown.page_setup.scale = 80
-    breakdown.append(title_row(breakdown, f"毛田镇{year}年度 分村明细"))
+    breakdown.append(title_row(breakdown, f"{roster.place}{year}年度 分村明细"))
     breakdown.append(
         heading_row(breakdown, ["单位代码", "单位名称", *[f"{i.code}\n{i.name}（{i.unit}）" for i in filled]])
     )
@@ -258,7 +258,7 @@ def write_totals_xlsx(
     layout(status, (9, names, 10, 17, 17, 36), {1: 26, 2: 20})
     status.freeze_panes = "A3"
     print_setup(status, title_rows="1:2", area=f"A1:F{len(timeliness) + 2}")
-    status.append(title_row(status, f"毛田镇{year}年度 报送情况"))
+    status.append(title_row(status, f"{roster.place}{year}年度 报送情况"))
     status.append(heading_row(status, ["单位代码", "单位名称", "报送情况", "首次收到", "截止时间", "最新文件"]))
     for row in timeliness:
         cells = _status_cells(row)
@@ -274,10 +274,14 @@ def _display_width(text: str) -> int:
 
 
 def render_annual_report(
-    year: int, totals: dict[str, TownshipTotal], catalogue: Catalogue, sources: Mapping[str, str] | None = None
+    year: int,
+    totals: dict[str, TownshipTotal],
+    catalogue: Catalogue,
+    sources: Mapping[str, str] | None = None,
+    roster: Roster | None = None,
 ) -> str:
     """The annual report's quantitative statements, in Chinese, every figure computed."""
-    lines = [f"# 毛田镇{year}年度工作总结：主要数据", ""]
+    lines = [f"# {(roster or load_roster()).place}{year}年度工作总结：主要数据", ""]
     lines += ["> 本文由村级报表汇总自动生成；每个数字均可追溯到报送单位的单元格（见文末“数据来源”）。", ""]
     for section in catalogue.sections:
         statements = []
@@ -382,7 +386,7 @@ def write_outputs(
     sources_csv = folder / SOURCES_FILE
     provenance = write_sources_csv(sources_csv, sources)
     report = folder / "annual_report.md"
-    text = render_annual_report(year, totals, catalogue, provenance)
+    text = render_annual_report(year, totals, catalogue, provenance, roster)
     write_atomically(report, text + ("\n" + "\n".join(render_timeliness(timeliness)) if timeliness else ""))
     return [
         write_totals_csv(folder / "township_totals.csv", totals, catalogue),

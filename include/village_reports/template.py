@@ -17,7 +17,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
 from village_reports.catalogue import Catalogue, Indicator, load_catalogue
-from village_reports.roster import Unit
+from village_reports.roster import Roster, Unit, load_roster
 from village_reports.xlsx import font, print_setup, use_font
 
 DATA_SHEET = "填报表"
@@ -86,9 +86,9 @@ def _validation(ind: Indicator) -> DataValidation:
     return dv
 
 
-def _instructions(ws: Worksheet, unit: Unit, year: int, catalogue: Catalogue) -> None:
+def _instructions(ws: Worksheet, unit: Unit, year: int, catalogue: Catalogue, place: str) -> None:
     lines = [
-        f"毛田镇{year}年度统计报表 填报说明",
+        f"{place}{year}年度统计报表 填报说明",
         "",
         f"1. 本表由{unit.name}（单位代码 {unit.code}）填写，报告年度为{year}年，"
         f"模板版本 {catalogue.template_version_for(year)}。",
@@ -120,9 +120,12 @@ def build_workbook(
     catalogue: Catalogue | None = None,
     values: Mapping[str, float | int | str | None] | None = None,
     notes: Mapping[str, str] | None = None,
+    roster: Roster | None = None,
 ) -> Workbook:
-    """The blank template for one unit and year; ``values`` pre-fills it (samples, tests)."""
+    """The blank template for one unit and year; ``values`` pre-fills it (samples, tests).
+    Titles name the township as the roster does."""
     catalogue = catalogue or load_catalogue()
+    place = (roster or load_roster()).place
     values = values or {}
     notes = notes or {}
     indicators = catalogue.for_reporter(unit.reporter)
@@ -134,7 +137,7 @@ def build_workbook(
     version = catalogue.template_version_for(year)
     kind_title = "镇本级" if unit.reporter == "township" else "村（居）"
     ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(COLUMNS))
-    ws["A1"] = f"毛田镇{year}年度{kind_title}统计报表"
+    ws["A1"] = f"{place}{year}年度{kind_title}统计报表"
     ws["A1"].font = font(b=True, sz=16)
     ws["A1"].alignment = Alignment(horizontal="center", vertical="center")
     ws.row_dimensions[1].height = 28
@@ -184,7 +187,7 @@ def build_workbook(
         ws.add_data_validation(dv)
         dv.add(value_cell)
     ws.cell(row=FIRST_DATA_ROW, column=value_col).comment = Comment(
-        "只填数字。没有发生填 0，留空表示未报告。", "毛田镇人民政府"
+        "只填数字。没有发生填 0，留空表示未报告。", f"{place}人民政府"
     )
 
     # a signature line a row, labelled in the 指标名称 column and written across 计量单位 and
@@ -210,11 +213,11 @@ def build_workbook(
     ws.protection.sheet = True
     ws.protection.formatColumns = False  # let clerks widen columns
 
-    _instructions(wb.create_sheet(INSTRUCTIONS_SHEET), unit, year, catalogue)
-    wb.properties.title = f"毛田镇{year}年度统计报表"
+    _instructions(wb.create_sheet(INSTRUCTIONS_SHEET), unit, year, catalogue, place)
+    wb.properties.title = f"{place}{year}年度统计报表"
     wb.properties.subject = f"{unit.code} {unit.name}"
     wb.properties.keywords = f"template_version={version}"
-    wb.properties.creator = "毛田镇人民政府"
+    wb.properties.creator = f"{place}人民政府"
     return wb
 
 
