@@ -52,18 +52,24 @@ def sql(name: str) -> tuple[TextClause, ...]:
     return _statements(settings.sql_dir() / f"{name}.sql")
 
 
-# Times for people are Beijing time. China keeps UTC+8 all year (no daylight saving since
-# 1991), so SQLite's fixed offset is exact; PostgreSQL converts by the zone's name.
-_BEIJING_TIME = {
-    "sqlite": "strftime('%Y-%m-%d %H:%M', {0}, '+8 hours')",
-    "postgresql": "to_char(({0})::timestamptz AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI')",
-}
+def _local_time_sql(dialect: str) -> str:
+    """SQL that writes a UTC ISO time ({0}) as the township reads it, in the settings'
+    zone. PostgreSQL converts by the zone's name. SQLite only adds an offset, which is
+    exact for a zone without daylight saving: China has kept UTC+8 all year since 1991."""
+    if dialect == "postgresql":
+        return f"to_char(({{0}})::timestamptz AT TIME ZONE '{settings.REPORTING_TIMEZONE}', 'YYYY-MM-DD HH24:MI')"
+    offsets = {settings.LOCAL_ZONE.utcoffset(datetime(2021, month, 1)) for month in (1, 7)}
+    if len(offsets) != 1:
+        raise ValueError(f"SQLite's views need a time zone without daylight saving, not {settings.REPORTING_TIMEZONE}")
+    minutes = int(offsets.pop().total_seconds() // 60)
+    return f"strftime('%Y-%m-%d %H:%M', {{0}}, '{minutes:+d} minutes')"
 
 
 def _view_statements(dialect: str) -> tuple[TextClause, ...]:
     """sql/views.sql with BEIJING_TIME(x) written in the dialect's own functions."""
     body = (settings.sql_dir() / "views.sql").read_text(encoding="utf-8")
-    return _split(re.sub(r"BEIJING_TIME\(([^()]+)\)", lambda m: _BEIJING_TIME[dialect].format(m.group(1)), body))
+    local = _local_time_sql(dialect)
+    return _split(re.sub(r"BEIJING_TIME\(([^()]+)\)", lambda m: local.format(m.group(1)), body))
 
 
 def run_sql(connection: Connection, name: str, params: dict | list[dict] | None = None) -> None:
