@@ -1,32 +1,50 @@
-"""Township totals from unit figures, by each indicator's aggregation rule.
+"""How a township total is computed: every step of a year's totals, and its SQL in ``sql/totals/``.
 
-Two steps, so that a county's millions of figures never sit in memory at once:
+Each indicator's ``aggregation`` in the catalogue says how its units' cells add up:
 
-1. *Sources*: which cells feed which total (``source_rules``). The warehouse selects
-   them set-based into ``township_total_source``, the provenance of every total;
-   ``contributions`` does the same over records in memory.
-2. *Arithmetic*: a handful of aggregates per total (units and sum per source) become
-   the totals (``totals_from_aggregates``), whatever the number of units.
+- ``sum``: the villages' figures added up, rounded to the indicator's places;
+- ``township``: the 镇本级's own figure (only the township's workbook has that row), so
+  one unit is expected, not the roster's villages;
+- ``ratio``: sum of the ``numerator`` over sum of the ``denominator``, times ``scale``
+  (立案率 in %); its units are those that reported both parts;
+- ``count_units``: how many units' ``of`` figure meets ``condition`` (``> 0``); its units
+  are those that reported ``of`` at all.
 
-``compute_totals`` chains both over records in memory, for tests and small inputs.
+A total nobody reported has no value; ``units_reported`` of ``units_expected`` is its
+completeness. ``compute_year`` recomputes one year in one transaction, in three steps, so
+that a county's millions of figures never sit in memory:
+
+1. *Provenance*: the cells each total draws on (``source_rules``) are selected set-based
+   from the figures in force into ``township_total_source`` (``insert_sources.sql``).
+   ``sources`` reads them back for the outputs (``township_total_sources.csv``, 数据来源).
+2. *Aggregates*: a few numbers per total, units and sum per source (``aggregates.sql``).
+3. *Arithmetic* (``totals_from_aggregates``), stored in ``township_total``
+   (``insert_totals.sql``), which the view ``township_totals`` shows to analysts.
+
+The tests check the warehouse's totals against an independent oracle over records in
+memory (``compute_totals``).
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Engine, bindparam
 
 from village_reports.catalogue import CONDITION_OPERATORS, Catalogue, Indicator, load_catalogue
 from village_reports.reader import Record
 from village_reports.roster import Roster, load_roster
+from village_reports.warehouse import STREAM_ROWS, run_sql, sql
 
 
 @dataclass(frozen=True)
 class SourceRule:
     """The reported cells of ``source_code`` that count towards ``total_code``; for
-    ``count_units``, only those meeting ``op threshold``."""
+    ``count_units``, only those meeting ``op threshold`` (``insert_sources.sql``)."""
 
     total_code: str
     source_code: str
@@ -92,6 +110,32 @@ class Aggregates:
     units_in_all_sources: dict[str, int] = field(default_factory=dict)
     # indicator -> units that reported a value for it (at least the counted_indicators)
     reported: dict[str, int] = field(default_factory=dict)
+
+
+def read_aggregates(connection: Connection, year: int, catalogue: Catalogue | None = None) -> Aggregates:
+    """The year's aggregates, from its provenance rows (``aggregates.sql``)."""
+    params = {"year": year}
+    sums_of, units_by_sources, reported_of = sql("totals/aggregates")
+    sums = {
+        (r.total_code, r.source_code): (int(r.units), float(r.value_sum)) for r in connection.execute(sums_of, params)
+    }
+    sources_needed: dict[str, int] = {}
+    for total_code, _source in sums:
+        sources_needed[total_code] = sources_needed.get(total_code, 0) + 1
+    counted = counted_indicators(catalogue)
+    reported = reported_of.bindparams(bindparam("indicator_codes", expanding=True))
+    return Aggregates(
+        sums=sums,
+        units_in_all_sources={
+            r.total_code: int(r.units)
+            for r in connection.execute(units_by_sources, params)
+            if r.sources == sources_needed[r.total_code]
+        },
+        reported={
+            r.indicator_code: int(r.units)
+            for r in (connection.execute(reported, {**params, "indicator_codes": counted}) if counted else ())
+        },
+    )
 
 
 def aggregate(records: Iterable[Record], catalogue: Catalogue | None = None) -> Aggregates:
@@ -168,6 +212,33 @@ def totals_from_aggregates(
     return totals
 
 
+def compute_year(
+    engine: Engine, year: int, catalogue: Catalogue | None = None, roster: Roster | None = None
+) -> dict[str, TownshipTotal]:
+    """One year's totals, recomputed and stored in one transaction: provenance selected
+    set-based, then a few aggregates per total; memory does not grow with the units."""
+    catalogue = catalogue or load_catalogue()
+    with engine.begin() as connection:
+        run_sql(connection, "totals/clear_year", {"year": year})
+        rules = [{**vars(rule), "year": year} for rule in source_rules(catalogue)]
+        if rules:
+            run_sql(connection, "totals/insert_sources", rules)
+        totals = totals_from_aggregates(read_aggregates(connection, year, catalogue), catalogue, roster)
+        run_sql(connection, "totals/insert_totals", [{**vars(total), "year": year} for total in totals.values()])
+    return totals
+
+
+def sources(engine: Engine, year: int) -> Iterator[Mapping[str, Any]]:
+    """Every cell behind a year's totals, in report order (streamed)."""
+    with engine.connect() as connection:
+        rows = connection.execution_options(stream_results=True, yield_per=STREAM_ROWS).execute(
+            sql("totals/select_sources")[0], {"year": year}
+        )
+        # read-only mappings: a county's 1.4 M rows are not copied into dicts
+        yield from rows.mappings()
+
+
+# the in-memory twin, for tests until they have an oracle of their own
 def compute_totals(
     records: Iterable[Record],
     catalogue: Catalogue | None = None,
