@@ -22,21 +22,18 @@ that a county's millions of figures never sit in memory:
    (``insert_totals.sql``), which the view ``township_totals`` shows to analysts.
 
 The tests check the warehouse's totals against an independent oracle over records in
-memory (``compute_totals``).
+memory (``tests/oracle_totals.py``).
 """
 
 from __future__ import annotations
 
-import math
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam
 
-from village_reports.catalogue import CONDITION_OPERATORS, Catalogue, Indicator, load_catalogue
-from village_reports.reader import Record
+from village_reports.catalogue import Catalogue, Indicator, load_catalogue
 from village_reports.roster import Roster, load_roster
 from village_reports.warehouse import STREAM_ROWS, run_sql, sql
 
@@ -50,9 +47,6 @@ class SourceRule:
     source_code: str
     op: str | None = None
     threshold: float | None = None
-
-    def admits(self, value: float) -> bool:
-        return self.op is None or CONDITION_OPERATORS[self.op](value, self.threshold)
 
 
 def source_rules(catalogue: Catalogue | None = None) -> list[SourceRule]:
@@ -73,31 +67,6 @@ def counted_indicators(catalogue: Catalogue | None = None) -> list[str]:
     """Indicators whose reporting units a ``count_units`` total needs to know."""
     catalogue = catalogue or load_catalogue()
     return sorted({ind.of for ind in catalogue.indicators if ind.aggregation == "count_units" and ind.of})
-
-
-@dataclass(frozen=True)
-class Contribution:
-    """One unit's cell behind a total."""
-
-    total_code: str
-    unit_code: str
-    indicator_code: str  # the source indicator (a ratio's numerator or denominator)
-    value: float
-    sheet: str
-    cell: str
-
-
-def contributions(records: Iterable[Record], catalogue: Catalogue | None = None) -> Iterator[Contribution]:
-    """In memory, what the warehouse writes to ``township_total_source``."""
-    by_source: dict[str, list[SourceRule]] = defaultdict(list)
-    for rule in source_rules(catalogue):
-        by_source[rule.source_code].append(rule)
-    for r in records:
-        if r.value is None or not r.unit_code:
-            continue
-        for rule in by_source.get(r.indicator_code, ()):
-            if rule.admits(r.value):
-                yield Contribution(rule.total_code, r.unit_code, r.indicator_code, r.value, r.sheet, r.cell)
 
 
 @dataclass
@@ -135,24 +104,6 @@ def read_aggregates(connection: Connection, year: int, catalogue: Catalogue | No
             r.indicator_code: int(r.units)
             for r in (connection.execute(reported, {**params, "indicator_codes": counted}) if counted else ())
         },
-    )
-
-
-def aggregate(records: Iterable[Record], catalogue: Catalogue | None = None) -> Aggregates:
-    """In memory, what the warehouse's aggregate queries return."""
-    records = list(records)
-    values: dict[tuple[str, str], list[float]] = defaultdict(list)
-    sources_of_unit: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for c in contributions(records, catalogue):
-        values[c.total_code, c.indicator_code].append(c.value)
-        sources_of_unit[c.total_code, c.unit_code].add(c.indicator_code)
-    needed = Counter(rule.total_code for rule in source_rules(catalogue))
-    return Aggregates(
-        sums={key: (len(v), math.fsum(v)) for key, v in values.items()},
-        units_in_all_sources=dict(
-            Counter(total for (total, _), sources in sources_of_unit.items() if len(sources) == needed[total])
-        ),
-        reported=dict(Counter(r.indicator_code for r in records if r.value is not None and r.unit_code)),
     )
 
 
@@ -236,14 +187,3 @@ def sources(engine: Engine, year: int) -> Iterator[Mapping[str, Any]]:
         )
         # read-only mappings: a county's 1.4 M rows are not copied into dicts
         yield from rows.mappings()
-
-
-# the in-memory twin, for tests until they have an oracle of their own
-def compute_totals(
-    records: Iterable[Record],
-    catalogue: Catalogue | None = None,
-    roster: Roster | None = None,
-) -> dict[str, TownshipTotal]:
-    """Totals from records in memory (tests, small inputs); the pipeline aggregates in SQL."""
-    catalogue = catalogue or load_catalogue()
-    return totals_from_aggregates(aggregate(records, catalogue), catalogue, roster)
