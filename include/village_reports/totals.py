@@ -27,6 +27,7 @@ memory (``tests/oracle_totals.py``).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -88,9 +89,7 @@ def read_aggregates(connection: Connection, year: int, catalogue: Catalogue | No
     sums = {
         (r.total_code, r.source_code): (int(r.units), float(r.value_sum)) for r in connection.execute(sums_of, params)
     }
-    sources_needed: dict[str, int] = {}
-    for total_code, _source in sums:
-        sources_needed[total_code] = sources_needed.get(total_code, 0) + 1
+    sources_needed = Counter(rule.total_code for rule in source_rules(catalogue))
     counted = counted_indicators(catalogue)
     reported = reported_of.bindparams(bindparam("indicator_codes", expanding=True))
     return Aggregates(

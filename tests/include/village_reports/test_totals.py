@@ -81,6 +81,12 @@ def test_ratio_of_two_sums(township) -> None:
     assert len([(c.unit_code, c.indicator_code) for c in cells if c.total_code == "SOC05"]) == 5
 
 
+def test_ratio_with_a_part_nobody_reported(township) -> None:
+    records = [_record("MT01", "SOC04", 90), _record("MT02", "SOC04", 210)]  # no unit reported SOC03
+    total = township(records)[0]["SOC05"]
+    assert total.value is None and total.units_reported == 0
+
+
 def test_count_of_units_meeting_a_condition(township) -> None:
     records = [_record("MT01", "LIV03", 2.5), _record("MT02", "LIV03", 0), _record("MT03", "LIV03", 1)]
     totals, cells = township(records)
