@@ -6,7 +6,7 @@ Each indicator's ``aggregation`` in the catalogue says how its units' cells add 
 - ``township``: the 镇本级's own figure (only the township's workbook has that row), so
   one unit is expected, not the roster's villages;
 - ``ratio``: sum of the ``numerator`` over sum of the ``denominator``, times ``scale``
-  (立案率 in %); its units are those that reported both parts;
+  (立案任务完成率 in %); its units are those that reported both parts;
 - ``count_units``: how many units' ``of`` figure meets ``condition`` (``> 0``); its units
   are those that reported ``of`` at all.
 
