@@ -6,16 +6,19 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from openpyxl import Workbook
 
 from village_reports.catalogue import Catalogue, load_catalogue
+from village_reports.reader import ReadResult, Record
 from village_reports.roster import Roster, load_roster
 from village_reports.samples import sample_values
 from village_reports.template import build_workbook
+from village_reports.totals import TownshipTotal
 
 # Airflow reads its settings at import: keep tests away from ~/airflow and the examples.
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="airflow-home-"))
@@ -104,3 +107,35 @@ def make_workbook(tmp_path: Path, roster: Roster, sample_2021: dict[str, dict[st
         return path
 
     return factory
+
+
+def totals_in_a_warehouse(
+    records: Iterable[Record],
+    url: str,
+    year: int,
+    catalogue: Catalogue | None = None,
+    roster: Roster | None = None,
+) -> tuple[dict[str, TownshipTotal], list[dict[str, Any]]]:
+    """What the pipeline computes from ``records``: loaded into a new warehouse at ``url``
+    as one accepted file per unit, then ``totals.compute_year``. The year's totals, and the
+    cells behind them as ``township_total_source`` holds them."""
+    from village_reports import totals, warehouse
+    from village_reports.intake import Arrival
+
+    engine = warehouse.get_engine(url)
+    warehouse.create_schema(engine, catalogue, roster)
+    by_unit: dict[str, list[Record]] = {}
+    for record in records:
+        by_unit.setdefault(record.unit_code or "", []).append(record)
+    files = []
+    for n, (unit, unit_records) in enumerate(sorted(by_unit.items())):
+        name = f"{unit}_{year}.xlsx"
+        arrival = Arrival(
+            name, year, f"content-{n}", f"submission-{n}", 1, name, f"{year + 1}-01-05T02:00:00+00:00", f"receipt-{n}"
+        )
+        files.append(
+            (arrival, ReadResult(name, unit_code=unit, year=year, sheet=unit_records[0].sheet, records=unit_records))
+        )
+    warehouse.load_submissions(engine, files)
+    computed = totals.compute_year(engine, year, catalogue, roster)
+    return computed, [dict(row) for row in totals.sources(engine, year)]

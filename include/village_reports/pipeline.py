@@ -510,15 +510,8 @@ def years_to_report(events: Sequence[dict[str, Any]] | None) -> list[int]:
 
 
 def compute_year_totals(year: int) -> dict[str, TownshipTotal]:
-    """One year's totals, recomputed in one transaction: provenance selected set-based in
-    the warehouse, then a few aggregates per total; memory does not grow with the units."""
-    engine = warehouse.get_engine()
-    with engine.begin() as connection:
-        warehouse.replace_total_sources(connection, year, [vars(rule) for rule in totals.source_rules()])
-        aggregates = warehouse.total_aggregates(connection, year, totals.counted_indicators())
-        township = totals.totals_from_aggregates(totals.Aggregates(**aggregates))
-        warehouse.insert_totals(connection, year, [vars(total) for total in township.values()])
-    return township
+    """One year's totals, recomputed and stored in one transaction (see village_reports.totals)."""
+    return totals.compute_year(warehouse.get_engine(), year)
 
 
 @guard.exclusive  # the annual run's report and township_report's may overlap: one writes at a time
@@ -530,7 +523,7 @@ def report_year(year: int, out_dir: Path | None = None) -> dict[str, Any]:
         return {"year": year, "indicators": 0, "complete": 0, "outputs": []}
     township = compute_year_totals(year)
     # closed here, even when a write fails part-way: the stream holds a connection open
-    with closing(warehouse.total_sources(engine, year)) as sources:
+    with closing(totals.sources(engine, year)) as sources:
         paths = write_outputs(
             out_dir or settings.output_dir(),
             year,

@@ -1,40 +1,53 @@
-"""Township totals from unit figures, by each indicator's aggregation rule.
+"""How a township total is computed: every step of a year's totals, and its SQL in ``sql/totals/``.
 
-Two steps, so that a county's millions of figures never sit in memory at once:
+Each indicator's ``aggregation`` in the catalogue says how its units' cells add up:
 
-1. *Sources*: which cells feed which total (``source_rules``). The warehouse selects
-   them set-based into ``township_total_source``, the provenance of every total;
-   ``contributions`` does the same over records in memory.
-2. *Arithmetic*: a handful of aggregates per total (units and sum per source) become
-   the totals (``totals_from_aggregates``), whatever the number of units.
+- ``sum``: the villages' figures added up, rounded to the indicator's places;
+- ``township``: the 镇本级's own figure (only the township's workbook has that row), so
+  one unit is expected, not the roster's villages;
+- ``ratio``: sum of the ``numerator`` over sum of the ``denominator``, times ``scale``
+  (立案任务完成率 in %); its units are those that reported both parts;
+- ``count_units``: how many units' ``of`` figure meets ``condition`` (``> 0``); its units
+  are those that reported ``of`` at all.
 
-``compute_totals`` chains both over records in memory, for tests and small inputs.
+A total nobody reported has no value; ``units_reported`` of ``units_expected`` is its
+completeness. ``compute_year`` recomputes one year in one transaction, in three steps, so
+that a county's millions of figures never sit in memory:
+
+1. *Provenance*: the cells each total draws on (``source_rules``) are selected set-based
+   from the figures in force into ``township_total_source`` (``insert_sources.sql``).
+   ``sources`` reads them back for the outputs (``township_total_sources.csv``, 数据来源).
+2. *Aggregates*: a few numbers per total, units and sum per source (``aggregates.sql``).
+3. *Arithmetic* (``totals_from_aggregates``), stored in ``township_total``
+   (``insert_totals.sql``), which the view ``township_totals`` shows to analysts.
+
+The tests check the warehouse's totals against an independent oracle over records in
+memory (``tests/oracle_totals.py``).
 """
 
 from __future__ import annotations
 
-import math
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections import Counter
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from village_reports.catalogue import CONDITION_OPERATORS, Catalogue, Indicator, load_catalogue
-from village_reports.reader import Record
+from sqlalchemy import Connection, Engine, bindparam
+
+from village_reports.catalogue import Catalogue, Indicator, load_catalogue
 from village_reports.roster import Roster, load_roster
+from village_reports.warehouse import STREAM_ROWS, run_sql, sql
 
 
 @dataclass(frozen=True)
 class SourceRule:
     """The reported cells of ``source_code`` that count towards ``total_code``; for
-    ``count_units``, only those meeting ``op threshold``."""
+    ``count_units``, only those meeting ``op threshold`` (``insert_sources.sql``)."""
 
     total_code: str
     source_code: str
     op: str | None = None
     threshold: float | None = None
-
-    def admits(self, value: float) -> bool:
-        return self.op is None or CONDITION_OPERATORS[self.op](value, self.threshold)
 
 
 def source_rules(catalogue: Catalogue | None = None) -> list[SourceRule]:
@@ -57,31 +70,6 @@ def counted_indicators(catalogue: Catalogue | None = None) -> list[str]:
     return sorted({ind.of for ind in catalogue.indicators if ind.aggregation == "count_units" and ind.of})
 
 
-@dataclass(frozen=True)
-class Contribution:
-    """One unit's cell behind a total."""
-
-    total_code: str
-    unit_code: str
-    indicator_code: str  # the source indicator (a ratio's numerator or denominator)
-    value: float
-    sheet: str
-    cell: str
-
-
-def contributions(records: Iterable[Record], catalogue: Catalogue | None = None) -> Iterator[Contribution]:
-    """In memory, what the warehouse writes to ``township_total_source``."""
-    by_source: dict[str, list[SourceRule]] = defaultdict(list)
-    for rule in source_rules(catalogue):
-        by_source[rule.source_code].append(rule)
-    for r in records:
-        if r.value is None or not r.unit_code:
-            continue
-        for rule in by_source.get(r.indicator_code, ()):
-            if rule.admits(r.value):
-                yield Contribution(rule.total_code, r.unit_code, r.indicator_code, r.value, r.sheet, r.cell)
-
-
 @dataclass
 class Aggregates:
     """What the arithmetic needs, a few numbers per total."""
@@ -94,21 +82,27 @@ class Aggregates:
     reported: dict[str, int] = field(default_factory=dict)
 
 
-def aggregate(records: Iterable[Record], catalogue: Catalogue | None = None) -> Aggregates:
-    """In memory, what the warehouse's aggregate queries return."""
-    records = list(records)
-    values: dict[tuple[str, str], list[float]] = defaultdict(list)
-    sources_of_unit: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for c in contributions(records, catalogue):
-        values[c.total_code, c.indicator_code].append(c.value)
-        sources_of_unit[c.total_code, c.unit_code].add(c.indicator_code)
-    needed = Counter(rule.total_code for rule in source_rules(catalogue))
+def read_aggregates(connection: Connection, year: int, catalogue: Catalogue | None = None) -> Aggregates:
+    """The year's aggregates, from its provenance rows (``aggregates.sql``)."""
+    params = {"year": year}
+    sums_of, units_by_sources, reported_of = sql("totals/aggregates")
+    sums = {
+        (r.total_code, r.source_code): (int(r.units), float(r.value_sum)) for r in connection.execute(sums_of, params)
+    }
+    sources_needed = Counter(rule.total_code for rule in source_rules(catalogue))
+    counted = counted_indicators(catalogue)
+    reported = reported_of.bindparams(bindparam("indicator_codes", expanding=True))
     return Aggregates(
-        sums={key: (len(v), math.fsum(v)) for key, v in values.items()},
-        units_in_all_sources=dict(
-            Counter(total for (total, _), sources in sources_of_unit.items() if len(sources) == needed[total])
-        ),
-        reported=dict(Counter(r.indicator_code for r in records if r.value is not None and r.unit_code)),
+        sums=sums,
+        units_in_all_sources={
+            r.total_code: int(r.units)
+            for r in connection.execute(units_by_sources, params)
+            if r.sources == sources_needed[r.total_code]
+        },
+        reported={
+            r.indicator_code: int(r.units)
+            for r in (connection.execute(reported, {**params, "indicator_codes": counted}) if counted else ())
+        },
     )
 
 
@@ -168,11 +162,27 @@ def totals_from_aggregates(
     return totals
 
 
-def compute_totals(
-    records: Iterable[Record],
-    catalogue: Catalogue | None = None,
-    roster: Roster | None = None,
+def compute_year(
+    engine: Engine, year: int, catalogue: Catalogue | None = None, roster: Roster | None = None
 ) -> dict[str, TownshipTotal]:
-    """Totals from records in memory (tests, small inputs); the pipeline aggregates in SQL."""
+    """One year's totals, recomputed and stored in one transaction: provenance selected
+    set-based, then a few aggregates per total; memory does not grow with the units."""
     catalogue = catalogue or load_catalogue()
-    return totals_from_aggregates(aggregate(records, catalogue), catalogue, roster)
+    with engine.begin() as connection:
+        run_sql(connection, "totals/clear_year", {"year": year})
+        rules = [{**vars(rule), "year": year} for rule in source_rules(catalogue)]
+        if rules:
+            run_sql(connection, "totals/insert_sources", rules)
+        totals = totals_from_aggregates(read_aggregates(connection, year, catalogue), catalogue, roster)
+        run_sql(connection, "totals/insert_totals", [{**vars(total), "year": year} for total in totals.values()])
+    return totals
+
+
+def sources(engine: Engine, year: int) -> Iterator[Mapping[str, Any]]:
+    """Every cell behind a year's totals, in report order (streamed)."""
+    with engine.connect() as connection:
+        rows = connection.execution_options(stream_results=True, yield_per=STREAM_ROWS).execute(
+            sql("totals/select_sources")[0], {"year": year}
+        )
+        # read-only mappings: a county's 1.4 M rows are not copied into dicts
+        yield from rows.mappings()

@@ -1,4 +1,4 @@
-"""The warehouse: dimensions, submissions, facts with provenance, totals (SQLAlchemy 2).
+"""The warehouse: dimensions, submissions, facts with provenance (SQLAlchemy 2).
 
 SQL lives in ``sql/``; this module only binds parameters and draws transaction lines.
 Every load is one transaction and an UPSERT keyed by the file's hash, so rerunning a
@@ -11,7 +11,7 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -34,7 +34,7 @@ REJECTED = "rejected"
 
 log = logging.getLogger(__name__)
 
-_STREAM_ROWS = 10_000  # rows fetched at a time by the streamed reads
+STREAM_ROWS = 10_000  # rows fetched at a time by the streamed reads
 
 
 def _split(body: str) -> tuple[TextClause, ...]:
@@ -326,7 +326,7 @@ def received_names(engine: Engine) -> set[tuple[int, str]]:
 def all_submissions(engine: Engine) -> Iterator[dict[str, Any]]:
     """Every submission's name, place and status, streamed (a county keeps 24,000 a year)."""
     with engine.connect() as connection:
-        result = connection.execution_options(yield_per=_STREAM_ROWS).execute(sql("dml/select_all_submissions")[0])
+        result = connection.execution_options(yield_per=STREAM_ROWS).execute(sql("dml/select_all_submissions")[0])
         for row in result.mappings():
             yield dict(row)
 
@@ -449,7 +449,7 @@ def current_values_by_unit(engine: Engine, year: int) -> Iterator[tuple[str, dic
     """The figures in force for one year, one unit at a time (streamed: a county's
     millions of figures never sit in memory together)."""
     with engine.connect() as connection:
-        rows = connection.execution_options(stream_results=True, yield_per=_STREAM_ROWS).execute(
+        rows = connection.execution_options(stream_results=True, yield_per=STREAM_ROWS).execute(
             sql("dml/select_current_facts")[0], {"year": year}
         )
         unit, values = None, {}
@@ -461,49 +461,3 @@ def current_values_by_unit(engine: Engine, year: int) -> Iterator[tuple[str, dic
             values[row.indicator_code] = row.value
         if unit is not None:
             yield unit, values
-
-
-def replace_total_sources(connection: Connection, year: int, rules: Sequence[dict[str, Any]]) -> None:
-    """Rewrite one year's provenance: each total's cells, selected set-based from the facts."""
-    run_sql(connection, "dml/delete_year_totals", {"year": year})
-    if rules:
-        run_sql(connection, "dml/insert_total_source", [{**rule, "year": year} for rule in rules])
-
-
-def total_aggregates(connection: Connection, year: int, counted: Sequence[str]) -> dict[str, dict[Any, Any]]:
-    """A few numbers per total from its provenance rows (see ``totals.Aggregates``), and
-    how many units report each of the ``counted`` indicators."""
-    params = {"year": year}
-    reported = sql("dml/select_reported_counts")[0].bindparams(bindparam("indicator_codes", expanding=True))
-    sums = {
-        (r.total_code, r.source_code): (int(r.units), float(r.value_sum))
-        for r in connection.execute(sql("dml/select_total_source_sums")[0], params)
-    }
-    sources_needed: dict[str, int] = {}
-    for total_code, _source in sums:
-        sources_needed[total_code] = sources_needed.get(total_code, 0) + 1
-    by_sources = connection.execute(sql("dml/select_total_units_by_sources")[0], params).all()
-    return {
-        "sums": sums,
-        "units_in_all_sources": {
-            r.total_code: int(r.units) for r in by_sources if r.sources == sources_needed[r.total_code]
-        },
-        "reported": {
-            r.indicator_code: int(r.units)
-            for r in (connection.execute(reported, {**params, "indicator_codes": list(counted)}) if counted else ())
-        },
-    }
-
-
-def insert_totals(connection: Connection, year: int, totals: Sequence[dict[str, Any]]) -> None:
-    run_sql(connection, "dml/insert_total", [{**t, "year": year} for t in totals])
-
-
-def total_sources(engine: Engine, year: int) -> Iterator[Mapping[str, Any]]:
-    """Every cell behind a year's totals, in report order (streamed)."""
-    with engine.connect() as connection:
-        rows = connection.execution_options(stream_results=True, yield_per=_STREAM_ROWS).execute(
-            sql("dml/select_total_sources")[0], {"year": year}
-        )
-        # read-only mappings: a county's 1.4 M rows are not copied into dicts
-        yield from rows.mappings()

@@ -18,7 +18,8 @@ from village_reports.reader import Record
 from village_reports.report import phrase
 from village_reports.samples import write_samples
 from village_reports.template import COL_CODE, COL_VALUE, COLUMNS, DATA_SHEET
-from village_reports.totals import compute_totals
+
+from ..oracle_totals import compute_totals
 
 
 def run_pipeline() -> list[dict]:
@@ -96,7 +97,7 @@ def test_full_run_reproduces_the_2021_report(inbox: Path, project: Path, seed_te
 
 
 def test_totals_in_the_warehouse_equal_the_arithmetic_in_memory(inbox: Path) -> None:
-    """The warehouse aggregates in SQL; compute_totals does the same over records in memory."""
+    """The warehouse aggregates in SQL; the oracle (tests/oracle_totals.py) does the same over records in memory."""
     run_pipeline()
     with warehouse.get_engine().connect() as connection:
         facts = connection.execute(

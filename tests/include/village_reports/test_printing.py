@@ -19,10 +19,10 @@ from village_reports.reader import Record, read_workbook_and_grid
 from village_reports.report import write_totals_xlsx
 from village_reports.roster import Roster
 from village_reports.template import DATA_SHEET, INSTRUCTIONS_SHEET, build_workbook, write_template
-from village_reports.totals import compute_totals
 from village_reports.xlsx import FONT
 
 from ...conftest import libreoffice_convert, require_tool
+from ...oracle_totals import compute_totals
 
 pytestmark = pytest.mark.libreoffice
 

@@ -10,7 +10,8 @@ from village_reports.reader import read_workbook
 from village_reports.report import phrase
 from village_reports.roster import Roster
 from village_reports.samples import allocate, load_plan, sample_values, write_samples
-from village_reports.totals import compute_totals
+
+from ...conftest import totals_in_a_warehouse
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +22,7 @@ def totals_2021(tmp_path_factory) -> dict:
         result = read_workbook(path)
         assert result.problems == [], path
         records += result.records
-    return compute_totals(records)
+    return totals_in_a_warehouse(records, f"sqlite:///{inbox / 'warehouse.sqlite'}", 2021)[0]
 
 
 def test_headline_figures_equal_the_2021_report(totals_2021: dict) -> None:
