@@ -15,18 +15,17 @@ import unicodedata
 import zipfile
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 
 import python_calamine
 
 from village_reports import template as layout
 from village_reports.catalogue import Catalogue, Indicator, load_catalogue
+from village_reports.model import Grid, ReadResult, Record, Severity
 from village_reports.roster import load_roster
-
-Severity = Literal["error", "warning", "info"]
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 # A workbook that unzips to more than this is treated as a zip bomb and never parsed.
@@ -61,54 +60,6 @@ _CODE_PATTERN = re.compile(r"^[A-Z]{2,4}\d{2,3}$")
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 _APPROX_PREFIXES = ("大约", "约", "近", "超过", "逾", "过")
 _APPROX_SUFFIXES = ("以上", "左右", "上下", "余", "多")
-
-
-class Record(NamedTuple):
-    """One figure as the unit reported it, and where it stands in their file.
-
-    A named tuple, not a frozen dataclass: a county's night makes 2.5 M of them, several
-    times over, and a frozen dataclass costs five times as much to build."""
-
-    unit_code: str | None
-    year: int | None
-    indicator_code: str
-    value: float | None  # None: blank, i.e. not reported
-    raw_text: str
-    sheet: str
-    cell: str
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class Problem:
-    """Something the clerk should know about; ``code`` is stable, ``message`` is for people."""
-
-    code: str
-    severity: Severity
-    message: str
-    sheet: str = ""
-    cell: str = ""
-    indicator_code: str = ""
-
-
-@dataclass
-class ReadResult:
-    """What one workbook says: who sent it, for which year, the figures, and the problems."""
-
-    source: str
-    unit_code: str | None = None
-    unit_name: str | None = None
-    year: int | None = None
-    template_version: str | None = None
-    sheet: str | None = None
-    records: list[Record] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-
-    def values(self) -> dict[str, float | None]:
-        return {r.indicator_code: r.value for r in self.records}
-
-    def add(self, code: str, severity: Severity, message: str, **where: str) -> None:
-        self.problems.append(Problem(code, severity, message, **where))
 
 
 # ---------------------------------------------------------------------------------------
@@ -772,9 +723,6 @@ def _explain_blank_cells(path: Path, result: ReadResult, catalogue: Catalogue) -
 def read_workbook(path: Path | str, catalogue: Catalogue | None = None, default_year: int | None = None) -> ReadResult:
     """Read one submitted workbook. Never raises for a bad file: problems say what went wrong."""
     return read_workbook_and_grid(path, catalogue, default_year)[0]
-
-
-Grid = list[list[Any]]  # one sheet's cells from A1, as calamine reads them
 
 
 def read_workbook_and_grid(

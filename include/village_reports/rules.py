@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from village_reports.catalogue import DATA_DIR, Catalogue, load_catalogue
-from village_reports.reader import Problem, ReadResult
+from village_reports.model import Problem, ReadResult
 from village_reports.report import format_number
 from village_reports.roster import Roster, load_roster
 from village_reports.settings import LOCAL_ZONE, read_yaml

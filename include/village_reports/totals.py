@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from village_reports.catalogue import CONDITION_OPERATORS, Catalogue, Indicator, load_catalogue
-from village_reports.reader import Record
+from village_reports.model import Record
 from village_reports.roster import Roster, load_roster
 
 

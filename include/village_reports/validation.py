@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from village_reports.catalogue import Catalogue, load_catalogue
-from village_reports.reader import Problem, ReadResult, Record
+from village_reports.model import Problem, ReadResult, Record
 from village_reports.roster import Roster, load_roster
 
 SUITE_NAME = "village_submission"

@@ -15,7 +15,8 @@ import pytest
 
 from village_reports.catalogue import Catalogue, Indicator
 from village_reports.feedback import feedback_bytes
-from village_reports.reader import Record, read_workbook_and_grid
+from village_reports.model import Record
+from village_reports.reader import read_workbook_and_grid
 from village_reports.report import write_totals_xlsx
 from village_reports.roster import Roster
 from village_reports.template import DATA_SHEET, INSTRUCTIONS_SHEET, build_workbook, write_template

@@ -10,7 +10,7 @@ import pytest
 
 from village_reports import staging
 from village_reports.files import link_atomically, write_atomically
-from village_reports.reader import Problem, ReadResult, Record
+from village_reports.model import Problem, ReadResult, Record
 
 
 @pytest.fixture(autouse=True)

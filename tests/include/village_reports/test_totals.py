@@ -1,5 +1,5 @@
 from village_reports.catalogue import Catalogue
-from village_reports.reader import Record
+from village_reports.model import Record
 from village_reports.roster import Roster
 from village_reports.totals import compute_totals, contributions
 
