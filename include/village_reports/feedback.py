@@ -21,10 +21,10 @@ from village_reports import settings
 from village_reports.catalogue import Catalogue, load_catalogue
 from village_reports.files import link_atomically, write_atomically
 from village_reports.model import ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED, Grid, Problem, ReadResult
+from village_reports.problems import REQUIRED_MISSING
 from village_reports.reader import read_grid
 from village_reports.roster import Roster, load_roster
 from village_reports.template import COL_CODE
-from village_reports.validation import REQUIRED_MISSING
 from village_reports.xlsx import STYLE, Sheet, number_style, workbook_bytes
 
 VERDICTS = {

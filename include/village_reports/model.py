@@ -3,7 +3,8 @@
 Plain data, no behaviour beyond small derived values, and no imports from the rest of the
 package, so every stage can use it: the reader fills a ``ReadResult`` with ``Record``s
 and ``Problem``s, the checks add problems, ``status_of`` turns them into the submission's
-status, and staging and the warehouse store all three.
+status, and staging and the warehouse store all three. The problem codes themselves, with
+their severity and message, are registered in ``problems``.
 """
 
 from __future__ import annotations
@@ -48,7 +49,10 @@ class Record(NamedTuple):
 
 @dataclass(frozen=True)
 class Problem:
-    """Something the clerk should know about; ``code`` is stable, ``message`` is for people."""
+    """Something the clerk should know about; ``code`` is stable, ``message`` is for people.
+
+    Built by ``problems.make`` from the registered code; constructed directly only when a
+    stored problem is read back (staging, the warehouse)."""
 
     code: str
     severity: Severity
@@ -74,9 +78,6 @@ class ReadResult:
     def values(self) -> dict[str, float | None]:
         """Indicator code -> the figure read (None where left blank)."""
         return {r.indicator_code: r.value for r in self.records}
-
-    def add(self, code: str, severity: Severity, message: str, **where: str) -> None:
-        self.problems.append(Problem(code, severity, message, **where))
 
 
 def status_of(problems: Iterable[Problem]) -> Status:
