@@ -13,7 +13,8 @@ or the content cannot be read).
 
 The relations of ``data/rules.yaml`` are problems too, with the codes ``rule.<id>``: their
 severity and message are written there, next to the rule, and ``relation_type`` makes
-their entry.
+their entry. Which confirmable codes a note does confirm is the township's choice, listed
+by exact code in ``rules.yaml`` (``confirmable``).
 """
 
 from __future__ import annotations

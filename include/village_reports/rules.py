@@ -57,7 +57,7 @@ class Relation:
 class Rules:
     deadline_month: int
     deadline_day: int
-    confirmable: tuple[str, ...]
+    confirmable: frozenset[str]  # exact problem codes a note in 说明（备注） confirms
     outlier_severity: str
     peers: Mapping[str, float]
     history: Mapping[str, float]
@@ -69,7 +69,7 @@ class Rules:
         return local.astimezone(UTC).isoformat(timespec="seconds")
 
     def is_confirmable(self, code: str) -> bool:
-        return any(code.startswith(prefix) for prefix in self.confirmable)
+        return code in self.confirmable
 
 
 @cache
@@ -123,6 +123,15 @@ def check_rules(rules: Rules, catalogue: Catalogue) -> list[str]:
             errors.append(f"{relation.id}: severity must be error or warning")
         if relation.missing not in MISSING_STRATEGIES:
             errors.append(f"{relation.id}: missing must be one of {MISSING_STRATEGIES}")
+    relation_codes = {problems.relation_code(relation.id) for relation in rules.relations}
+    for code in sorted(rules.confirmable):
+        if code not in problems.CODES and code not in relation_codes:
+            errors.append(
+                f"confirmable: unknown problem code {code!r} (the codes are registered in "
+                "include/village_reports/problems.py; a relation's code is rule.<id>)"
+            )
+        elif code in problems.CODES and code not in problems.CONFIRMABLE:
+            errors.append(f"confirmable: a note cannot confirm {code!r} (include/village_reports/problems.py)")
     return errors
 
 
@@ -132,7 +141,7 @@ def load_rules(path: Path = RULES_FILE) -> Rules:
     rules = Rules(
         deadline_month=int(raw["submission_deadline"]["month"]),
         deadline_day=int(raw["submission_deadline"]["day"]),
-        confirmable=tuple(raw["confirmable"]),
+        confirmable=frozenset(raw["confirmable"]),
         outlier_severity=raw["outliers"]["severity"],
         peers=raw["outliers"]["peers"],
         history=raw["outliers"]["history"],

@@ -1,4 +1,5 @@
-"""The problem registry: every code the package raises is registered, with its wording.
+"""The problem registry: every code the package raises is registered, with its wording, and
+rules.yaml names registered codes exactly.
 
 The package is read as source (ast), so a code on a path no other test reaches is checked
 too: a problem is built by a call whose first argument is its code.
@@ -17,7 +18,8 @@ import pytest
 
 from village_reports import problems
 from village_reports.model import Problem
-from village_reports.problems import CODES, REGISTRY, lookup, make
+from village_reports.problems import CODES, CONFIRMABLE, REGISTRY, lookup, make
+from village_reports.rules import RULES_FILE, load_rules
 
 PACKAGE = Path(problems.__file__).parent
 MODULES = sorted(p for p in PACKAGE.rglob("*.py") if p.name != "problems.py" and "migrations" not in p.parts)
@@ -169,3 +171,32 @@ def test_an_unregistered_code_or_wording_fails_fast() -> None:
         LookupError, match=r"'file\.unreadable' has no wording ''; its wordings: \['content', 'open', 'parser'\]"
     ):
         make("file.unreadable", reason="x")
+
+
+def test_rules_yaml_names_known_confirmable_codes() -> None:
+    rules = load_rules()
+    relations = {problems.relation_code(r.id) for r in rules.relations}
+    assert rules.confirmable <= CONFIRMABLE | relations
+    # what the prefixes 'value.above_maximum', 'value.below_minimum', 'rule.' and 'outlier.' matched
+    assert rules.confirmable == CONFIRMABLE | relations
+    # exact codes, not prefixes
+    assert rules.is_confirmable("rule.R01") and not rules.is_confirmable("rule.R011")
+    assert not rules.is_confirmable("value.above_maximum_by_far")
+
+
+@pytest.mark.parametrize(
+    ("listed", "says"),
+    [
+        ("outlier.histroy", "unknown problem code 'outlier.histroy'"),
+        ("rule.", "unknown problem code 'rule.'"),  # a prefix, as rules.yaml once had
+        ("rule.R99", "unknown problem code 'rule.R99'"),  # no such relation
+        ("cell.not_a_number", "a note cannot confirm 'cell.not_a_number'"),
+    ],
+)
+def test_rules_yaml_with_an_unknown_code_is_rejected(tmp_path: Path, listed: str, says: str) -> None:
+    text = RULES_FILE.read_text(encoding="utf-8")
+    assert "\n  - outlier.history\n" in text
+    broken = tmp_path / "rules.yaml"
+    broken.write_text(text.replace("\n  - outlier.history\n", f"\n  - {listed}\n"), encoding="utf-8")
+    with pytest.raises(ValueError, match=re.escape(says)):
+        load_rules(broken)
