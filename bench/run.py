@@ -185,7 +185,7 @@ def run_naive(folder: Path, db_url: str, work: Path, limit: int) -> dict:
     import pandas as pd
     from sqlalchemy import create_engine
 
-    from village_reports.reader import ReadResult, Record
+    from village_reports.model import ReadResult, Record
     from village_reports.validation import validate_batch
 
     engine = create_engine(db_url)

@@ -14,7 +14,7 @@ import pytest
 from openpyxl import Workbook
 
 from village_reports.catalogue import Catalogue, load_catalogue
-from village_reports.reader import ReadResult, Record
+from village_reports.model import ReadResult, Record
 from village_reports.roster import Roster, load_roster
 from village_reports.samples import sample_values
 from village_reports.template import build_workbook

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from village_reports.catalogue import Catalogue, Indicator, load_catalogue
-from village_reports.reader import Record
+from village_reports.model import Record
 from village_reports.roster import Roster, load_roster
 from village_reports.totals import TownshipTotal
 

@@ -20,20 +20,21 @@ from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
 from village_reports import settings
 from village_reports.catalogue import Catalogue, load_catalogue
 from village_reports.files import link_atomically, write_atomically
-from village_reports.reader import Grid, Problem, ReadResult, read_grid
+from village_reports.model import ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED, Grid, Problem, ReadResult
+from village_reports.problems import REQUIRED_MISSING
+from village_reports.reader import read_grid
 from village_reports.roster import Roster, load_roster
 from village_reports.template import COL_CODE
-from village_reports.validation import REQUIRED_MISSING
 from village_reports.xlsx import STYLE, Sheet, number_style, workbook_bytes
 
 VERDICTS = {
-    "accepted": ("已接收", "00A65A", "数据已全部接收，谢谢！"),
-    "accepted_with_warnings": (
+    ACCEPTED: ("已接收", "00A65A", "数据已全部接收，谢谢！"),
+    ACCEPTED_WITH_WARNINGS: (
         "已接收（有提示）",
         "F39C12",
         "数据已接收。请核实下表中的提示；如数字属实，可在原表“说明（备注）”栏写明原因，下次报送时一并说明。",
     ),
-    "rejected": (
+    REJECTED: (
         "退回",
         "DD4B39",
         "报表未被接收。请按下表逐项修改后重新报送；镇里收到新文件后会自动重新审核。"
@@ -132,7 +133,7 @@ def standings(
     found = {}
     for (_, year), listed in files.items():
         current = next((f for f in listed if f["is_current"]), None)
-        accepted = [f for f in listed if f["status"] in VERDICTS and f["status"] != "rejected"]
+        accepted = [f for f in listed if f["status"] in VERDICTS and f["status"] != REJECTED]
         for file in listed:
             latest = file is listed[-1]
             if file in accepted:
@@ -185,7 +186,7 @@ def _summary_sheet(
     warnings = sum(p.severity == "warning" for p in result.problems) - blank
     filled = sum(r.value is not None for r in result.records)
     counted = f"共读取 {filled} 项数据" + (f"、{blank} 项未填" if blank else "")
-    if status != "rejected" and blank and not warnings:
+    if status != REJECTED and blank and not warnings:
         advice = PARTIAL_ADVICE
     explained = f"{counted}，发现 {errors} 个错误、{warnings} 个提示。{advice}"
     standing_line = standing_text(arrival["received_at"], arrival["year"], standing) if standing else ""

@@ -61,7 +61,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from village_reports import settings
-from village_reports.reader import WORKBOOK_SUFFIXES
+from village_reports.file_safety import WORKBOOK_SUFFIXES
 
 log = logging.getLogger(__name__)
 

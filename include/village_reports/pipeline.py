@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from village_reports import guard, intake, rules, settings, staging, totals, warehouse
+from village_reports import guard, intake, model, rules, settings, staging, totals, warehouse
 from village_reports.feedback import Standing, feedback_paths, standings, write_feedback
 from village_reports.intake import Arrival
-from village_reports.reader import ReadResult, read_workbook_and_grid
+from village_reports.model import ReadResult
+from village_reports.reader import read_workbook_and_grid
 from village_reports.report import write_outputs
 from village_reports.roster import load_roster
 from village_reports.rules import load_rules
@@ -324,7 +325,7 @@ def load_files(batch: BatchRef, feedback: bool = True) -> list[dict[str, Any]]:
                 "warnings": sum(p.severity == "warning" for p in result.problems),
             }
         )
-        if status == warehouse.REJECTED:
+        if status == model.REJECTED:
             log.warning("rejected %s: %s", arrival.file_name, "; ".join(p.message for p in result.problems[:3]))
     if feedback:
         _rewrite_replaced(engine, files, standing, {a.submission_id for a, _ in items})
@@ -398,7 +399,7 @@ def summarise_loads(
                 summary["files"] += item["files"]
             else:
                 counts = {item["status"]: 1}
-                rejected = [item["file_name"]] if item["status"] == warehouse.REJECTED else []
+                rejected = [item["file_name"]] if item["status"] == model.REJECTED else []
                 years.add(item["year"])
                 summary["files"] += 1
             for status, count in counts.items():

@@ -19,8 +19,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from village_reports import problems
 from village_reports.catalogue import DATA_DIR, Catalogue, load_catalogue
-from village_reports.reader import Problem, ReadResult
+from village_reports.model import Problem, ReadResult
 from village_reports.report import format_number
 from village_reports.roster import Roster, load_roster
 from village_reports.settings import LOCAL_ZONE, read_yaml
@@ -46,12 +47,17 @@ class Relation:
     def codes(self) -> frozenset[str]:
         return _names(self.left) | _names(self.right)
 
+    @property
+    def problem_type(self) -> problems.ProblemType:
+        """The problem a broken relation raises: code ``rule.<id>``, its severity and message."""
+        return problems.relation_type(self.id, self.severity, self.message)  # type: ignore[arg-type]
+
 
 @dataclass(frozen=True)
 class Rules:
     deadline_month: int
     deadline_day: int
-    confirmable: tuple[str, ...]
+    confirmable: frozenset[str]  # exact problem codes a note in 说明（备注） confirms
     outlier_severity: str
     peers: Mapping[str, float]
     history: Mapping[str, float]
@@ -63,7 +69,7 @@ class Rules:
         return local.astimezone(UTC).isoformat(timespec="seconds")
 
     def is_confirmable(self, code: str) -> bool:
-        return any(code.startswith(prefix) for prefix in self.confirmable)
+        return code in self.confirmable
 
 
 @cache
@@ -117,6 +123,15 @@ def check_rules(rules: Rules, catalogue: Catalogue) -> list[str]:
             errors.append(f"{relation.id}: severity must be error or warning")
         if relation.missing not in MISSING_STRATEGIES:
             errors.append(f"{relation.id}: missing must be one of {MISSING_STRATEGIES}")
+    relation_codes = {problems.relation_code(relation.id) for relation in rules.relations}
+    for code in sorted(rules.confirmable):
+        if code not in problems.CODES and code not in relation_codes:
+            errors.append(
+                f"confirmable: unknown problem code {code!r} (the codes are registered in "
+                "include/village_reports/problems.py; a relation's code is rule.<id>)"
+            )
+        elif code in problems.CODES and code not in problems.CONFIRMABLE:
+            errors.append(f"confirmable: a note cannot confirm {code!r} (include/village_reports/problems.py)")
     return errors
 
 
@@ -126,7 +141,7 @@ def load_rules(path: Path = RULES_FILE) -> Rules:
     rules = Rules(
         deadline_month=int(raw["submission_deadline"]["month"]),
         deadline_day=int(raw["submission_deadline"]["day"]),
-        confirmable=tuple(raw["confirmable"]),
+        confirmable=frozenset(raw["confirmable"]),
         outlier_severity=raw["outliers"]["severity"],
         peers=raw["outliers"]["peers"],
         history=raw["outliers"]["history"],
@@ -149,7 +164,7 @@ def relation_problems(result: ReadResult, rules: Rules | None = None) -> list[Pr
     rules = rules or load_rules()
     values = result.values()
     cells = {r.indicator_code: r.cell for r in result.records}
-    problems = []
+    found = []
     for relation in rules.relations:
         codes = relation.codes
         if not codes <= set(values):
@@ -168,17 +183,17 @@ def relation_problems(result: ReadResult, rules: Rules | None = None) -> list[Pr
         if holds:
             continue
         first = sorted(_names(relation.left))[0]
-        problems.append(
-            Problem(
-                f"rule.{relation.id}",
-                relation.severity,  # type: ignore[arg-type]
-                relation.message.format(left=_fmt(left), right=_fmt(right)),
+        found.append(
+            problems.build(
+                relation.problem_type,
+                left=_fmt(left),
+                right=_fmt(right),
                 sheet=result.sheet or "",
                 cell=cells.get(first, ""),
                 indicator_code=first,
             )
         )
-    return problems
+    return found
 
 
 @dataclass(frozen=True)
@@ -234,7 +249,8 @@ def outlier_problems(
     ratio, min_change, threshold = rules.peers["min_ratio"], rules.peers["min_change"], rules.peers["threshold"]
     lookback = int(rules.history["years"])
     jump_ratio, jump_change = rules.history["ratio"], rules.history["min_change"]
-    problems = []
+    severity = rules.outlier_severity
+    found = []
     for record in result.records:
         indicator = catalogue.get(record.indicator_code)
         if record.value is None or indicator is None or indicator.reporter != "village":
@@ -248,13 +264,15 @@ def outlier_problems(
                 record.value - stats.median
             ) >= min_change
             if z is not None and abs(z) > threshold and far:
-                direction = "远高于" if z > 0 else "远低于"
-                problems.append(
-                    Problem(
+                found.append(
+                    problems.make(
                         "outlier.peers",
-                        rules.outlier_severity,  # type: ignore[arg-type]
-                        f"“{indicator.name}”填的是 {_fmt(record.value)}{indicator.unit}，{direction}其他村（居）"
-                        f"（中位数 {_fmt(stats.median)}{indicator.unit}）。如数字属实，请在“说明（备注）”栏写明原因。",
+                        severity=severity,  # type: ignore[arg-type]
+                        name=indicator.name,
+                        value=_fmt(record.value),
+                        unit=indicator.unit,
+                        direction="远高于" if z > 0 else "远低于",
+                        median=_fmt(stats.median),
                         **where,
                     )
                 )
@@ -264,16 +282,18 @@ def outlier_problems(
             typical = statistics.median(earlier)
             jumped = record.value > jump_ratio * typical or record.value * jump_ratio < typical
             if jumped and abs(record.value - typical) >= jump_change:
-                problems.append(
-                    Problem(
+                found.append(
+                    problems.make(
                         "outlier.history",
-                        rules.outlier_severity,  # type: ignore[arg-type]
-                        f"“{indicator.name}”填的是 {_fmt(record.value)}{indicator.unit}，与本单位往年"
-                        f"（{_fmt(typical)}{indicator.unit}）相差很大。如数字属实，请在“说明（备注）”栏写明原因。",
+                        severity=severity,  # type: ignore[arg-type]
+                        name=indicator.name,
+                        value=_fmt(record.value),
+                        unit=indicator.unit,
+                        typical=_fmt(typical),
                         **where,
                     )
                 )
-    return problems
+    return found
 
 
 def _unit_named_in(file_name: str, roster: Roster) -> str | None:
@@ -296,39 +316,32 @@ def wrong_file_problems(
 ) -> list[Problem]:
     """Wrong year for the folder it came in, or a workbook that belongs to another unit."""
     roster = roster or load_roster()
-    problems = []
+    found = []
     if result.year is not None and result.year != folder_year:
-        problems.append(
-            Problem(
-                "file.wrong_year",
-                "error",
-                f"表内报告年度是 {result.year} 年，但报送的是 {folder_year} 年的报表；"
-                f"请使用 {folder_year} 年的模板重新填写。",
-                sheet=result.sheet or "",
-            )
+        found.append(
+            problems.make("file.wrong_year", year=result.year, folder_year=folder_year, sheet=result.sheet or "")
         )
     claimed = _unit_named_in(file_name, roster)
     if claimed and result.unit_code and claimed != result.unit_code:
         workbook_unit = roster.get(result.unit_code)
-        problems.append(
-            Problem(
+        found.append(
+            problems.make(
                 "file.other_unit",
-                "error",
-                f"文件名表明是{roster[claimed].name}的报表，但表内是"
-                f"{workbook_unit.name if workbook_unit else result.unit_code}的报表；请确认是否发错了文件。",
+                named_unit=roster[claimed].name,
+                workbook_unit=workbook_unit.name if workbook_unit else result.unit_code,
                 sheet=result.sheet or "",
             )
         )
-    return problems
+    return found
 
 
-def confirm_with_notes(result: ReadResult, problems: Sequence[Problem], rules: Rules | None = None) -> list[Problem]:
+def confirm_with_notes(result: ReadResult, flagged: Sequence[Problem], rules: Rules | None = None) -> list[Problem]:
     """A flagged figure the clerk explained in its 说明 cell is at most a warning, and the
     reason stands in the message (and stays with the figure in the warehouse)."""
     rules = rules or load_rules()
     notes = {r.indicator_code: r.note for r in result.records if r.note}
     confirmed = []
-    for problem in problems:
+    for problem in flagged:
         note = notes.get(problem.indicator_code)
         if note and problem.severity in ("error", "warning") and rules.is_confirmable(problem.code):
             problem = replace(problem, severity="warning", message=f"{problem.message}（已由填报单位说明：{note}）")

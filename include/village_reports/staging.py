@@ -35,7 +35,7 @@ import pyarrow.ipc
 
 from village_reports import settings
 from village_reports.files import write_atomically
-from village_reports.reader import Grid, Problem, ReadResult, Record
+from village_reports.model import Grid, Problem, ReadResult, Record
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ _RECORD_TYPES = {
     "note": pa.string(),
 }
 if tuple(_RECORD_TYPES) != Record._fields:  # pragma: no cover - caught by any test run
-    raise RuntimeError("staging's record columns no longer match reader.Record")
+    raise RuntimeError("staging's record columns no longer match model.Record")
 _SCHEMA = pa.schema([("result_index", pa.int32()), *_RECORD_TYPES.items()])
 
 

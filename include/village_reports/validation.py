@@ -15,21 +15,17 @@ from typing import Any
 
 import pandas as pd
 
+from village_reports import problems
 from village_reports.catalogue import Catalogue, load_catalogue
-from village_reports.reader import Problem, ReadResult, Record
+from village_reports.model import Problem, ReadResult, Record
 from village_reports.roster import Roster, load_roster
 
 SUITE_NAME = "village_submission"
-# A compulsory figure left blank. The file is still accepted: a village may send what it
-# has and the rest later, in a fuller file that replaces this one (README, 填报约定). The
-# blank counts as "not reported" in the totals' completeness and is listed in the 回执.
-REQUIRED_MISSING = "value.required_missing"
-NO_FIGURES = "table.no_figures"
-NO_FIGURES_MESSAGE = "表中没有填写任何数字，请填写后再报送（没有发生的填 0）。"
 
 
 def _expectations(catalogue: Catalogue, roster: Roster) -> list[Any]:
-    """The suite; each expectation's meta says what its failure means to a clerk."""
+    """The suite; each expectation's meta names the problem its failure is (problems.py
+    holds its severity and message)."""
     import great_expectations.expectations as gxe
 
     codes = [i.code for i in catalogue.indicators if i.is_filled_in]
@@ -37,43 +33,36 @@ def _expectations(catalogue: Catalogue, roster: Roster) -> list[Any]:
     checks = [
         (
             gxe.ExpectColumnValuesToBeInSet(column="indicator_code", value_set=codes),
-            "value.unknown_indicator",
-            "指标代码“{indicator_code}”不在指标目录中。",
+            problems.lookup("value.unknown_indicator"),
         ),
         (
             # the roster is looked up when the frame is built: a county's 24,000 codes as a
             # value_set would be copied and serialised by GX on every run
             gxe.ExpectColumnValuesToNotBeNull(column="roster_unit"),
-            "value.unknown_unit",
-            "单位代码“{unit_code}”不在名册中，请使用镇里下发的模板。",
+            problems.lookup("value.unknown_unit"),
         ),
         (
             gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="value", column_B="min_value", **pair),
-            "value.below_minimum",
-            "“{name}”填的是 {value:g}，不能小于 {min_value:g}{unit}。",
+            problems.lookup("value.below_minimum"),
         ),
         (
             gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="max_value", column_B="value", **pair),
-            "value.above_maximum",
-            "“{name}”填的是 {value:g}，超出合理范围（最大 {max_value:g}{unit}），请核实。",
+            problems.lookup("value.above_maximum"),
         ),
         (
             # null unless the indicator counts things; nulls are not checked
             gxe.ExpectColumnValuesToBeInSet(column="whole_remainder", value_set=[0.0]),
-            "value.not_whole",
-            "“{name}”应为整数，填的是 {value:g}。",
+            problems.lookup("value.not_whole"),
         ),
         (
             # compulsory indicators left blank (a cell with unreadable text has its own error)
             gxe.ExpectColumnValuesToNotBeNull(column="answer"),
-            REQUIRED_MISSING,
-            "“{name}”没有填写，按未报告统计；没有发生请填 0，有数字请补填后整表重新报送。",
+            problems.lookup(problems.REQUIRED_MISSING),
         ),
     ]
-    for expectation, problem_code, message in checks:
-        severity = "warning" if problem_code == REQUIRED_MISSING else "error"
-        expectation.meta = {"problem_code": problem_code, "message": message, "severity": severity}
-    return [expectation for expectation, _, _ in checks]
+    for expectation, kind in checks:
+        expectation.meta = {"problem_code": kind.code}
+    return [expectation for expectation, _ in checks]
 
 
 @cache
@@ -165,24 +154,17 @@ def validate_batch(results: Sequence[ReadResult]) -> ValidationOutcome:
     for expectation_result in run.results:
         if expectation_result.success:
             continue
-        meta = expectation_result.expectation_config.meta
+        kind = problems.lookup(expectation_result.expectation_config.meta["problem_code"])
         for index in expectation_result.result.get("unexpected_index_list") or []:
             row_id = index["row_id"] if isinstance(index, dict) else index
             row = by_row.loc[int(row_id)]
             fields = {k: ("" if pd.isna(v) else v) for k, v in row.items()}
-            per_result[int(row["result_index"])].append(
-                Problem(
-                    meta["problem_code"],
-                    meta.get("severity", "error"),
-                    meta["message"].format(**fields),
-                    sheet=str(row["sheet"]),
-                    cell=str(row["cell"]),
-                    indicator_code=str(row["indicator_code"]),
-                )
-            )
+            # the place is the row's own; the other columns fill in the message
+            where = {key: str(fields.pop(key)) for key in ("sheet", "cell", "indicator_code")}
+            per_result[int(row["result_index"])].append(problems.build(kind, **where, **fields))
     for index, result in enumerate(results):
         if result.records and all(record.value is None for record in result.records):
-            per_result[index].append(Problem(NO_FIGURES, "error", NO_FIGURES_MESSAGE, sheet=result.sheet or ""))
+            per_result[index].append(problems.make("table.no_figures", sheet=result.sheet or ""))
     summary = {
         "suite": SUITE_NAME,
         "success": bool(run.success),

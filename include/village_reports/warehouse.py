@@ -25,12 +25,8 @@ from sqlalchemy.sql.elements import TextClause
 from village_reports import settings
 from village_reports.catalogue import Catalogue, load_catalogue
 from village_reports.intake import Arrival
-from village_reports.reader import Problem, ReadResult, Record
+from village_reports.model import Problem, ReadResult, Record, status_of
 from village_reports.roster import Roster, load_roster
-
-ACCEPTED = "accepted"
-ACCEPTED_WITH_WARNINGS = "accepted_with_warnings"
-REJECTED = "rejected"
 
 log = logging.getLogger(__name__)
 
@@ -352,13 +348,6 @@ def stored_result(engine: Engine, submission_id: str, file_name: str) -> ReadRes
 def timeliness(engine: Engine, year: int) -> list[dict[str, Any]]:
     with engine.connect() as connection:
         return [dict(row) for row in connection.execute(sql("dml/select_timeliness")[0], {"year": year}).mappings()]
-
-
-def status_of(problems: Iterable[Problem]) -> str:
-    severities = {p.severity for p in problems}
-    if "error" in severities:
-        return REJECTED
-    return ACCEPTED_WITH_WARNINGS if "warning" in severities else ACCEPTED
 
 
 FACT_COLUMNS = ("submission_id", "indicator_code", "unit_code", "year", "value", "raw_text", "sheet", "cell", "note")

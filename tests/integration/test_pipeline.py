@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from village_reports import pipeline, settings, warehouse
 from village_reports.catalogue import load_catalogue
-from village_reports.reader import Record
+from village_reports.model import Record
 from village_reports.report import phrase
 from village_reports.samples import write_samples
 from village_reports.template import COL_CODE, COL_VALUE, COLUMNS, DATA_SHEET

@@ -3,10 +3,10 @@ from pathlib import Path
 import openpyxl
 
 from village_reports.feedback import Standing, feedback_paths, neutralise, row_ranges, standings, write_feedback
+from village_reports.model import status_of
 from village_reports.reader import read_workbook
 from village_reports.rules import load_rules
 from village_reports.validation import validate_batch
-from village_reports.warehouse import status_of
 
 
 def test_neutralise_formula_like_text() -> None:
@@ -166,7 +166,7 @@ def test_the_receipt_writer_is_linear_in_problem_rows(make_workbook, tmp_path: P
     import pstats
 
     from village_reports.feedback import feedback_bytes
-    from village_reports.reader import Problem
+    from village_reports.model import Problem
 
     path = make_workbook()
     result = read_workbook(path)

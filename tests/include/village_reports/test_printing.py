@@ -15,7 +15,8 @@ import pytest
 
 from village_reports.catalogue import Catalogue, Indicator
 from village_reports.feedback import feedback_bytes
-from village_reports.reader import Record, read_workbook_and_grid
+from village_reports.model import Problem, Record
+from village_reports.reader import read_workbook_and_grid
 from village_reports.report import write_totals_xlsx
 from village_reports.roster import Roster
 from village_reports.template import DATA_SHEET, INSTRUCTIONS_SHEET, build_workbook, write_template
@@ -150,7 +151,7 @@ def test_feedback_prints_its_table_one_page_wide_and_labels_apart_from_values(
     result, grid = read_workbook_and_grid(source, catalogue)
     rev03 = next(r for r in result.records if r.indicator_code == "REV03")
     message = "“小额信贷发放笔数”填的是500，超出合理范围0–200；请核实，如属实请在“说明（备注）”栏写明原因。" * 2
-    result.add("range.high", "warning", message, sheet=DATA_SHEET, cell=rev03.cell, indicator_code="REV03")
+    result.problems.append(Problem("range.high", "warning", message, DATA_SHEET, rev03.cell, "REV03"))
     assert len(result.problems) >= 3
     arrival = {
         "year": 2021,

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
-from village_reports.reader import cell_ref, parse_number, read_workbook
+from village_reports.number_parsing import parse_number
+from village_reports.reader import read_workbook
+from village_reports.table import cell_ref
 from village_reports.template import COL_CODE, COL_VALUE, COLUMNS, DATA_SHEET, INSTRUCTIONS_SHEET, LABEL_VERSION
 
 from ...conftest import libreoffice_convert

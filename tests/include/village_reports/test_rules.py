@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from village_reports.reader import Problem, ReadResult, Record
+from village_reports.model import Problem, ReadResult, Record
 from village_reports.rules import (
     PeerStats,
     Relation,

@@ -10,7 +10,7 @@ import pytest
 
 from village_reports import staging
 from village_reports.files import link_atomically, write_atomically
-from village_reports.reader import Problem, ReadResult, Record
+from village_reports.model import Problem, ReadResult, Record
 
 
 @pytest.fixture(autouse=True)
@@ -27,7 +27,7 @@ def _results() -> list[ReadResult]:
     ]
     first.problems.append(Problem("value.not_number", "error", "“低保”填的是“很多”", "填报表", "F7", "REV01"))
     unreadable = ReadResult(source="坏文件.xlsx")
-    unreadable.add("file.unreadable", "error", "文件无法读取")
+    unreadable.problems.append(Problem("file.unreadable", "error", "文件无法读取"))
     third = ReadResult(source="MT03.xlsx", unit_code="MT03", year=2021)
     third.records.append(Record("MT03", 2021, "REV01", 1.5, "1.5", "表", "F7"))
     return [first, unreadable, third]

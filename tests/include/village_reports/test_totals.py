@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from village_reports.catalogue import Catalogue
-from village_reports.reader import Record
+from village_reports.model import Record
 from village_reports.roster import Roster
 from village_reports.totals import TownshipTotal
 
