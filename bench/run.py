@@ -186,7 +186,7 @@ def run_naive(folder: Path, db_url: str, work: Path, limit: int) -> dict:
     from sqlalchemy import create_engine
 
     from village_reports.model import ReadResult, Record
-    from village_reports.validation import validate_batch
+    from village_reports.validation import run_expectations
 
     engine = create_engine(db_url)
     paths = sorted((folder / "inbox" / str(YEAR)).iterdir())[:limit]
@@ -200,7 +200,7 @@ def run_naive(folder: Path, db_url: str, work: Path, limit: int) -> dict:
             Record(code, YEAR, str(c), float(v) if pd.notna(v) else None, str(v), "填报表", "")
             for c, v in zip(table["指标代码"], table["数值"], strict=True)
         ]
-        validate_batch([ReadResult(source=path.name, unit_code=code, year=YEAR, records=records)])
+        run_expectations([ReadResult(source=path.name, unit_code=code, year=YEAR, records=records)])
         frame = pd.DataFrame({"unit_code": code, "indicator_code": table["指标代码"], "value": table["数值"]})
         frame.to_sql("naive_fact", engine, if_exists="append", index=False)
         frames.append(frame)

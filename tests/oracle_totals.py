@@ -74,7 +74,7 @@ def compute_totals(
 
     totals: dict[str, TownshipTotal] = {}
     for ind in catalogue.indicators:
-        if ind.aggregation in ("sum", "township"):
+        if ind.aggregation in ("sum", "township_only"):
             cells = values[ind.code]
             value = ind.round(math.fsum(cells.values())) if cells else None
             totals[ind.code] = TownshipTotal(ind.code, value, len(cells), expected(ind))

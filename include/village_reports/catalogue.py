@@ -19,11 +19,11 @@ CATALOGUE_FILE = DATA_DIR / "catalogue.yaml"
 
 ValueType = Literal["integer", "decimal", "percentage"]
 Reporter = Literal["village", "township", "derived"]
-Aggregation = Literal["sum", "township", "ratio", "count_units"]
+Aggregation = Literal["sum", "township_only", "ratio", "count_units"]
 
 VALUE_TYPES: tuple[str, ...] = ("integer", "decimal", "percentage")
 REPORTERS: tuple[str, ...] = ("village", "township", "derived")
-AGGREGATIONS: tuple[str, ...] = ("sum", "township", "ratio", "count_units")
+AGGREGATIONS: tuple[str, ...] = ("sum", "township_only", "ratio", "count_units")
 PHRASE_STYLES: tuple[str, ...] = ("exact", "yu", "about", "over", "zero", "cn")
 
 CONDITION_OPERATORS = {
@@ -51,7 +51,7 @@ class Section:
 class Indicator:
     code: str
     name: str
-    unit: str
+    measure_unit: str  # 计量单位 (万元, 户, %): a measure, never a reporting unit (村, 居委会)
     section: str
     type: ValueType
     reporter: Reporter
@@ -207,7 +207,7 @@ def check_catalogue(catalogue: Catalogue) -> list[str]:
             errors.append(f"{where}: unknown phrase style {ind.phrase.get('style')}")
         expected_reporter = {
             "sum": ("village",),
-            "township": ("township",),
+            "township_only": ("township",),
             "ratio": ("derived",),
             "count_units": ("derived",),
         }.get(ind.aggregation, ())
@@ -251,7 +251,7 @@ def load_catalogue(path: Path = CATALOGUE_FILE) -> Catalogue:
 
 _AGGREGATION_TEXT = {
     "sum": "各村（居）数值求和",
-    "township": "镇本级直报",
+    "township_only": "镇本级直报",
     "ratio": "两项汇总数之比",
     "count_units": "符合条件的村（居）个数",
 }
@@ -285,8 +285,8 @@ def data_dictionary(catalogue: Catalogue) -> str:
                 rule += f"：{ind.of} {ind.condition}"
             low, high = (f"{x:g}" for x in ind.range)
             lines.append(
-                f"| {ind.code} | {ind.name} | {ind.unit} | {ind.type} | {_REPORTER_TEXT[ind.reporter]} | {rule} | "
-                f"{low}–{high} |"
+                f"| {ind.code} | {ind.name} | {ind.measure_unit} | {ind.type} | "
+                f"{_REPORTER_TEXT[ind.reporter]} | {rule} | {low}–{high} |"
             )
         lines.append("")
     return "\n".join(lines)

@@ -75,7 +75,7 @@ def parse_number(raw: Any, indicator: Indicator) -> ParsedValue:
     if text.upper() in EXCEL_ERRORS:
         return ParsedValue(None, (_unplaced(problems.make("cell.formula_error", name=name, error=text)),))
     body = text.replace(",", "")
-    body, factor = _strip_measure(body, indicator.unit)
+    body, factor = _strip_measure(body, indicator.measure_unit)
     percent = body.endswith("%")
     if percent:
         body = body[:-1]
@@ -88,21 +88,24 @@ def parse_number(raw: Any, indicator: Indicator) -> ParsedValue:
         if body.endswith(suffix):
             approx, body = approx + suffix, body[: -len(suffix)]
             break
-    body, measure_factor = _strip_measure(body, indicator.unit)
+    body, measure_factor = _strip_measure(body, indicator.measure_unit)
     factor *= measure_factor
-    if body.endswith("万") and not indicator.unit.startswith("万"):
+    if body.endswith("万") and not indicator.measure_unit.startswith("万"):
         body, factor = body[:-1], factor * 10_000
     if not _NUMBER.match(body):
         return ParsedValue(None, (_unplaced(problems.make("cell.not_a_number", "text", name=name, raw=raw)),))
     if percent and indicator.type != "percentage":
         return ParsedValue(
-            None, (_unplaced(problems.make("cell.not_a_number", "percent", name=name, unit=indicator.unit)),)
+            None,
+            (_unplaced(problems.make("cell.not_a_number", "percent", name=name, measure_unit=indicator.measure_unit)),),
         )
     value = round(float(body) * factor, 10)
     if approx:
         found = _unplaced(problems.make("cell.approximate", name=name, raw=raw, value=figure_text(value)))
     else:
         found = _unplaced(
-            problems.make("cell.text_number", name=name, raw=raw, value=figure_text(value), unit=indicator.unit)
+            problems.make(
+                "cell.text_number", name=name, raw=raw, value=figure_text(value), measure_unit=indicator.measure_unit
+            )
         )
     return ParsedValue(value, (found,))

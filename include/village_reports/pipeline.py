@@ -236,12 +236,12 @@ def validate_batch(batch: BatchRef) -> BatchRef:
     """Checks on every file of the batch: one Great Expectations run (types, ranges, codes,
     required), then the audit rules (relations, outliers, wrong files), then the clerks'
     explanations; the GX run is kept in the validation history, the results are staged."""
-    from village_reports.validation import validate_batch as run_suite
+    from village_reports.validation import run_expectations
 
     arrivals = _batch_arrivals(batch)
     folder = staging.batch_dir(batch["run"], batch["batch"])
     results = staging.read_results(folder, "read")
-    outcome = run_suite(results)
+    outcome = run_expectations(results)
     years = {a["year"] for a in arrivals}
     peers_file = staging.run_dir(batch["run"]) / "peers.json"
     sample = staging.read_json(peers_file) if peers_file.exists() else _peer_figures(sorted(years))

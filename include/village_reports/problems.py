@@ -148,7 +148,9 @@ _TYPES: tuple[ProblemType, ...] = (
     # --- one cell's content (number_parsing, reader) -------------------------------------
     ProblemType("cell.not_a_number", "error", "“{name}”应填数字，实际是“{raw}”。", variant="not_text"),
     ProblemType("cell.not_a_number", "error", "“{name}”填的是“{raw}”，无法识别为数字，请只填数字。", variant="text"),
-    ProblemType("cell.not_a_number", "error", "“{name}”不是百分比指标，请填写{unit}数，不要带“%”。", variant="percent"),
+    ProblemType(
+        "cell.not_a_number", "error", "“{name}”不是百分比指标，请填写{measure_unit}数，不要带“%”。", variant="percent"
+    ),
     ProblemType("cell.formula_error", "error", "“{name}”的公式出错（{error}），请改正公式或直接填写数字。"),
     ProblemType(
         "cell.formula_not_calculated",
@@ -156,7 +158,7 @@ _TYPES: tuple[ProblemType, ...] = (
         "“{name}”是没有计算结果的公式（{formula}），请在 Excel 或 WPS 中打开、确认数值后重新保存。",
     ),
     ProblemType("cell.approximate", "warning", "“{name}”填的是约数“{raw}”，已按 {value} 读取；请填写准确数字。"),
-    ProblemType("cell.text_number", "info", "“{name}”以文本形式填写“{raw}”，已按 {value}{unit} 读取。"),
+    ProblemType("cell.text_number", "info", "“{name}”以文本形式填写“{raw}”，已按 {value}{measure_unit} 读取。"),
     ProblemType(
         "cell.percent_format",
         "info",
@@ -166,12 +168,15 @@ _TYPES: tuple[ProblemType, ...] = (
     ProblemType("value.unknown_indicator", "error", "指标代码“{indicator_code}”不在指标目录中。"),
     ProblemType("value.unknown_unit", "error", "单位代码“{unit_code}”不在名册中，请使用镇里下发的模板。"),
     ProblemType(
-        "value.below_minimum", "error", "“{name}”填的是 {value:g}，不能小于 {min_value:g}{unit}。", confirmable=True
+        "value.below_minimum",
+        "error",
+        "“{name}”填的是 {value:g}，不能小于 {min_value:g}{measure_unit}。",
+        confirmable=True,
     ),
     ProblemType(
         "value.above_maximum",
         "error",
-        "“{name}”填的是 {value:g}，超出合理范围（最大 {max_value:g}{unit}），请核实。",
+        "“{name}”填的是 {value:g}，超出合理范围（最大 {max_value:g}{measure_unit}），请核实。",
         confirmable=True,
     ),
     ProblemType("value.not_whole", "error", "“{name}”应为整数，填的是 {value:g}。"),
@@ -188,14 +193,14 @@ _TYPES: tuple[ProblemType, ...] = (
     ProblemType(
         "outlier.peers",
         "warning",
-        "“{name}”填的是 {value}{unit}，{direction}其他村（居）（中位数 {median}{unit}）。"
+        "“{name}”填的是 {value}{measure_unit}，{direction}其他村（居）（中位数 {median}{measure_unit}）。"
         "如数字属实，请在“说明（备注）”栏写明原因。",
         confirmable=True,
     ),
     ProblemType(
         "outlier.history",
         "warning",
-        "“{name}”填的是 {value}{unit}，与本单位往年（{typical}{unit}）相差很大。"
+        "“{name}”填的是 {value}{measure_unit}，与本单位往年（{typical}{measure_unit}）相差很大。"
         "如数字属实，请在“说明（备注）”栏写明原因。",
         confirmable=True,
     ),

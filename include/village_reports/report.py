@@ -126,7 +126,7 @@ def write_totals_csv(path: Path, totals: dict[str, TownshipTotal], catalogue: Ca
                 [
                     code,
                     ind.name,
-                    ind.unit,
+                    ind.measure_unit,
                     catalogue.section(ind.section).name,
                     _display(total.value, ind),
                     total.units_reported,
@@ -208,7 +208,7 @@ def write_totals_xlsx(
                 [
                     styled(ws, ind.code),
                     styled(ws, ind.name, wrap=True),
-                    styled(ws, ind.unit),
+                    styled(ws, ind.measure_unit),
                     styled(ws, total.value, ind.number_format_for(total.value)),
                     styled(ws, total.units_reported),
                     styled(ws, total.units_expected),
@@ -222,7 +222,7 @@ def write_totals_xlsx(
     breakdown = wb.create_sheet("分村明细")
     filled = [i for i in catalogue.indicators if i.is_filled_in]
     width = 9
-    heading_lines = max(1 + -(-_display_width(f"{i.name}（{i.unit}）") // (width - 1)) for i in filled)
+    heading_lines = max(1 + -(-_display_width(f"{i.name}（{i.measure_unit}）") // (width - 1)) for i in filled)
     layout(breakdown, (8, names, *[width] * len(filled)), {1: 26, 2: 14.0 * heading_lines + 4})
     breakdown.freeze_panes = "C3"
     breakdown.print_options.gridLines = True  # a border per cell would cost a county's night
@@ -230,7 +230,7 @@ def write_totals_xlsx(
     breakdown.page_setup.scale = 80
     breakdown.append(title_row(breakdown, f"{roster.place}{year}年度 分村明细"))
     breakdown.append(
-        heading_row(breakdown, ["单位代码", "单位名称", *[f"{i.code}\n{i.name}（{i.unit}）" for i in filled]])
+        heading_row(breakdown, ["单位代码", "单位名称", *[f"{i.code}\n{i.name}（{i.measure_unit}）" for i in filled]])
     )
     # Figures kept to decimal places (784.5 万元, 6.52 公里) show them; a whole number shows as
     # it is, unstyled: openpyxl takes a styled cell through a raised exception, and styling
@@ -304,7 +304,7 @@ def render_annual_report(
     ]
     for code, total in totals.items():
         ind = catalogue[code]
-        value = f"{_display(total.value, ind)}{'' if ind.unit in ('是/否',) else ind.unit}"
+        value = f"{_display(total.value, ind)}{'' if ind.measure_unit in ('是/否',) else ind.measure_unit}"
         lines.append(
             f"| {code} | {ind.name} | {value} | {total.units_reported}/{total.units_expected} | "
             f"{(sources or {}).get(code, '')} |"

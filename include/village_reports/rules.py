@@ -270,7 +270,7 @@ def outlier_problems(
                         severity=severity,  # type: ignore[arg-type]
                         name=indicator.name,
                         value=_fmt(record.value),
-                        unit=indicator.unit,
+                        measure_unit=indicator.measure_unit,
                         direction="远高于" if z > 0 else "远低于",
                         median=_fmt(stats.median),
                         **where,
@@ -288,7 +288,7 @@ def outlier_problems(
                         severity=severity,  # type: ignore[arg-type]
                         name=indicator.name,
                         value=_fmt(record.value),
-                        unit=indicator.unit,
+                        measure_unit=indicator.measure_unit,
                         typical=_fmt(typical),
                         **where,
                     )

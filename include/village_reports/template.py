@@ -78,10 +78,10 @@ def _validation(ind: Indicator) -> DataValidation:
         showErrorMessage=True,
         promptTitle=ind.code,
         prompt=(
-            f"{ind.name}（{ind.unit}）：请填写{_range_text(ind)}之间的{kind_text}。没有发生请填0，留空表示未报告。"
+            f"{ind.name}（{ind.measure_unit}）：请填写{_range_text(ind)}之间的{kind_text}。没有发生请填0，留空表示未报告。"
         )[:250],
         errorTitle="数值不符合要求",
-        error=f"{ind.name}应为{_range_text(ind)}之间的{kind_text}（单位：{ind.unit}）。",
+        error=f"{ind.name}应为{_range_text(ind)}之间的{kind_text}（单位：{ind.measure_unit}）。",
     )
     return dv
 
@@ -166,7 +166,7 @@ def build_workbook(
     centred, wrapped = Alignment(horizontal="center", vertical="center"), Alignment(vertical="center", wrap_text=True)
     for offset, ind in enumerate(indicators):
         row = FIRST_DATA_ROW + offset
-        cells = (offset + 1, ind.code, ind.name, ind.unit, catalogue.section(ind.section).name)
+        cells = (offset + 1, ind.code, ind.name, ind.measure_unit, catalogue.section(ind.section).name)
         for col, value in enumerate(cells, start=1):
             cell = ws.cell(row=row, column=col, value=value)
             cell.border = _BORDER

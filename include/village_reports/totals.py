@@ -3,7 +3,7 @@
 Each indicator's ``aggregation`` in the catalogue says how its units' cells add up:
 
 - ``sum``: the villages' figures added up, rounded to the indicator's places;
-- ``township``: the 镇本级's own figure (only the township's workbook has that row), so
+- ``township_only``: the 镇本级's own figure (only the township's workbook has that row), so
   one unit is expected, not the roster's villages;
 - ``ratio``: sum of the ``numerator`` over sum of the ``denominator``, times ``scale``
   (立案任务完成率 in %); its units are those that reported both parts;
@@ -54,7 +54,7 @@ def source_rules(catalogue: Catalogue | None = None) -> list[SourceRule]:
     catalogue = catalogue or load_catalogue()
     rules: list[SourceRule] = []
     for ind in catalogue.indicators:
-        if ind.aggregation in ("sum", "township"):
+        if ind.aggregation in ("sum", "township_only"):
             rules.append(SourceRule(ind.code, ind.code))
         elif ind.aggregation == "count_units":
             op, threshold = (ind.condition or "").split()
@@ -137,7 +137,7 @@ def totals_from_aggregates(
 
     totals: dict[str, TownshipTotal] = {}
     for ind in catalogue.indicators:
-        if ind.aggregation in ("sum", "township"):
+        if ind.aggregation in ("sum", "township_only"):
             units, value = summed(ind, ind.code)
             rounded = None if value is None else ind.round(value)
             totals[ind.code] = TownshipTotal(ind.code, rounded, units, _expected(ind, roster))

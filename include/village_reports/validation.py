@@ -100,7 +100,7 @@ def records_frame(results: Sequence[ReadResult], catalogue: Catalogue | None = N
     codes = frame["indicator_code"]
     known = [catalogue[code] for code in codes.unique() if code in catalogue]
     frame["name"] = codes.map({i.code: i.name for i in known}).fillna(codes)
-    frame["unit"] = codes.map({i.code: i.unit for i in known}).fillna("")
+    frame["measure_unit"] = codes.map({i.code: i.measure_unit for i in known}).fillna("")
     frame["min_value"] = codes.map({i.code: i.minimum for i in known}).astype("float64")
     frame["max_value"] = codes.map({i.code: i.maximum for i in known}).astype("float64")
     value = frame["value"].astype("float64")
@@ -121,7 +121,7 @@ _FRAME_COLUMNS = (
     "roster_unit",
     "indicator_code",
     "name",
-    "unit",
+    "measure_unit",
     "value",
     "min_value",
     "max_value",
@@ -140,7 +140,7 @@ class ValidationOutcome:
     result_json: dict[str, Any]
 
 
-def validate_batch(results: Sequence[ReadResult]) -> ValidationOutcome:
+def run_expectations(results: Sequence[ReadResult]) -> ValidationOutcome:
     """Run the generated suite once over every record of the batch."""
     frame = records_frame(results)
     per_result: list[list[Problem]] = [[] for _ in results]

@@ -170,7 +170,7 @@ def create_schema(engine: Engine, catalogue: Catalogue | None = None, roster: Ro
         {
             "indicator_code": i.code,
             "indicator_name": i.name,
-            "unit": i.unit,
+            "unit": i.measure_unit,
             "section_code": i.section,
             "section_name": catalogue.section(i.section).name,
             "value_type": i.type,

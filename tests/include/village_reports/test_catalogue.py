@@ -18,7 +18,7 @@ def test_catalogue_covers_every_report_section(catalogue: Catalogue) -> None:
 
 def test_catalogue_has_every_aggregation_rule(catalogue: Catalogue) -> None:
     rules = {i.aggregation for i in catalogue.indicators}
-    assert rules == {"sum", "township", "ratio", "count_units"}
+    assert rules == {"sum", "township_only", "ratio", "count_units"}
     assert catalogue.for_reporter("village") and catalogue.for_reporter("township")
 
 
@@ -33,7 +33,7 @@ def test_codes_are_stable_and_unique(catalogue: Catalogue) -> None:
 def test_every_indicator_has_chinese_name_unit_and_range(catalogue: Catalogue) -> None:
     for ind in catalogue.indicators:
         assert any("\u4e00" <= ch <= "\u9fff" for ch in ind.name), ind.code
-        assert ind.unit, ind.code
+        assert ind.measure_unit, ind.code
         assert ind.minimum <= ind.maximum
 
 

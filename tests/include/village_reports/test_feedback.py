@@ -6,7 +6,7 @@ from village_reports.feedback import Standing, feedback_paths, neutralise, row_r
 from village_reports.model import status_of
 from village_reports.reader import read_workbook
 from village_reports.rules import load_rules
-from village_reports.validation import validate_batch
+from village_reports.validation import run_expectations
 
 
 def test_neutralise_formula_like_text() -> None:
@@ -88,7 +88,7 @@ def test_a_partial_file_is_accepted_and_its_blanks_are_one_line_after_the_errors
     filled.update({"REV01": "五十六", "REV03": 10, "REV04": "约30", "LIV01": 3, "LIV02": 4})
     path = make_workbook(values=filled)
     result = read_workbook(path)
-    [found] = validate_batch([result]).problems
+    [found] = run_expectations([result]).problems
     result.problems += found
     blanks = [p for p in result.problems if p.code == "value.required_missing"]
     assert len(blanks) > 40 and {p.severity for p in blanks} == {"warning"}
@@ -110,7 +110,7 @@ def test_a_partial_file_is_accepted_and_its_blanks_are_one_line_after_the_errors
 
 def test_a_file_without_any_figure_is_sent_back(make_workbook, sample_2021) -> None:
     result = read_workbook(make_workbook(values=dict.fromkeys(sample_2021["MT01"])))
-    [found] = validate_batch([result]).problems
+    [found] = run_expectations([result]).problems
     assert status_of(found) == "rejected" and any(p.code == "table.no_figures" for p in found)
 
 

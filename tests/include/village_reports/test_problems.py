@@ -159,9 +159,9 @@ def test_a_problem_has_its_registered_severity_and_message() -> None:
     assert make("row.unknown_code", row=12, code="XYZ99", sheet="填报表", cell="F12") == Problem(
         "row.unknown_code", "warning", "第12行的指标代码“XYZ99”不在指标目录中，未读取。", "填报表", "F12"
     )
-    assert make("outlier.peers", severity="error", name="a", value="1", unit="", direction="", median="2").severity == (
-        "error"
-    )
+    assert make(
+        "outlier.peers", severity="error", name="a", value="1", measure_unit="", direction="", median="2"
+    ).severity == ("error")
 
 
 def test_an_unregistered_code_or_wording_fails_fast() -> None:
