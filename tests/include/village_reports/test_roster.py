@@ -1,3 +1,5 @@
+import dataclasses
+
 from village_reports.roster import Roster, check_roster
 
 
@@ -16,3 +18,11 @@ def test_roster_uses_the_names_the_report_gives(roster: Roster) -> None:
 def test_placeholders_are_marked_plainly(roster: Roster) -> None:
     for unit in roster.villages:
         assert unit.placeholder == ("待核定" in unit.name), unit
+
+
+def test_a_roster_with_duplicates_or_a_wrong_township_is_refused(roster: Roster) -> None:
+    assert check_roster(roster) == []
+    twin = dataclasses.replace(roster.villages[1], code=roster.villages[0].code)
+    township = dataclasses.replace(roster.township, kind="村")
+    broken = dataclasses.replace(roster, villages=(*roster.villages[:1], twin, *roster.villages[2:]), township=township)
+    assert check_roster(broken) == ["duplicate unit codes", "the township's kind must be 镇本级"]
