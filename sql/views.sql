@@ -3,6 +3,8 @@
 -- has a *_beijing twin, 'YYYY-MM-DD HH:MM' in Beijing time, as the outputs and 回执 show it;
 -- the twins come last, so that the columns before them keep their places.
 -- BEIJING_TIME(x) is written per dialect by village_reports.warehouse.
+DROP VIEW IF EXISTS v_signoff_audit;
+DROP VIEW IF EXISTS signoff_state;
 DROP VIEW IF EXISTS quarantine;
 DROP VIEW IF EXISTS file_accounting;
 DROP VIEW IF EXISTS received_files;
@@ -55,7 +57,10 @@ SELECT year,
        SUM(CASE WHEN has_figures THEN 1 ELSE 0 END) AS units_with_figures,
        SUM(CASE WHEN status = 'missing' THEN 1 ELSE 0 END) AS units_missing,
        SUM(CASE WHEN status = 'rejected' THEN 1 ELSE 0 END) AS units_rejected,
-       1.0 * SUM(CASE WHEN has_figures THEN 1 ELSE 0 END) / COUNT(*) AS completeness_rate
+       1.0 * SUM(CASE WHEN has_figures THEN 1 ELSE 0 END) / COUNT(*) AS completeness_rate,
+       -- sent, but only after the year was signed off: not missing, and not in the totals
+       SUM(CASE WHEN status = 'received_after_signoff' AND NOT has_figures THEN 1 ELSE 0 END)
+           AS units_received_after_signoff
 FROM submission_status
 GROUP BY year;
 
@@ -77,7 +82,7 @@ SELECT r.year, r.received_at, r.file_name, s.unit_code, r.submission_id, r.recei
 FROM file_receipt r
 LEFT JOIN submission s ON s.submission_id = r.submission_id;
 
--- received = accepted + accepted_with_warnings + rejected + duplicate, per year.
+-- received = accepted + accepted_with_warnings + rejected + duplicate + received_after_signoff, per year.
 CREATE VIEW file_accounting AS
 SELECT year,
        COUNT(*) AS received,
@@ -85,7 +90,8 @@ SELECT year,
        SUM(CASE WHEN outcome = 'accepted_with_warnings' THEN 1 ELSE 0 END) AS accepted_with_warnings,
        SUM(CASE WHEN outcome = 'rejected' THEN 1 ELSE 0 END) AS rejected,
        SUM(CASE WHEN outcome = 'duplicate' THEN 1 ELSE 0 END) AS duplicate,
-       SUM(CASE WHEN outcome IS NULL THEN 1 ELSE 0 END) AS unaccounted
+       SUM(CASE WHEN outcome IS NULL THEN 1 ELSE 0 END) AS unaccounted,
+       SUM(CASE WHEN outcome = 'received_after_signoff' THEN 1 ELSE 0 END) AS received_after_signoff
 FROM received_files
 GROUP BY year;
 
@@ -97,19 +103,63 @@ FROM received_files f
 JOIN submission_problem p ON p.submission_id = f.submission_id AND p.severity = 'error'
 WHERE f.outcome = 'rejected';
 
--- On time, late, missing or rejected, per unit and year, against the deadline.
+-- On time, late, missing or rejected, per unit and year, against the deadline; a unit
+-- whose only files came after the year was signed off is received_after_signoff (sent,
+-- not in the totals), and its first_received is when the first of them came.
 CREATE VIEW timeliness AS
 SELECT st.year, st.unit_code, st.unit_name,
        CASE WHEN st.has_figures AND ok.first_received <= p.deadline THEN 'on_time'
             WHEN st.has_figures THEN 'late'
             WHEN st.status = 'rejected' THEN 'rejected'
+            WHEN st.status = 'received_after_signoff' THEN 'received_after_signoff'
             ELSE 'missing' END AS timeliness,
        ok.first_received, p.deadline, st.status AS latest_status, st.file_name AS latest_file,
        BEIJING_TIME(ok.first_received) AS first_received_beijing, BEIJING_TIME(p.deadline) AS deadline_beijing
 FROM submission_status st
 JOIN dim_period p ON p.year = st.year
 LEFT JOIN (
-    SELECT unit_code, year, MIN(received_at) AS first_received
-    FROM submission WHERE status IN ('accepted', 'accepted_with_warnings')
+    SELECT unit_code, year,
+           COALESCE(MIN(CASE WHEN status IN ('accepted', 'accepted_with_warnings') THEN received_at END),
+                    MIN(CASE WHEN status = 'received_after_signoff' THEN received_at END)) AS first_received
+    FROM submission WHERE status IN ('accepted', 'accepted_with_warnings', 'received_after_signoff')
     GROUP BY unit_code, year
 ) ok ON ok.unit_code = st.unit_code AND ok.year = st.year;
+
+-- Each signed-off year's lock: its latest approval or reopening (village_reports.signoff).
+-- A year without either is a draft, unlocked. locked is true while that event is an approval.
+CREATE VIEW signoff_state AS
+SELECT e.year, CASE WHEN e.action = 'approved' THEN TRUE ELSE FALSE END AS locked,
+       e.event_id, e.action, e.actor, e.acted_at, e.reason, e.data_as_of, e.totals_digest,
+       BEIJING_TIME(e.acted_at) AS acted_at_beijing
+FROM signoff_event e
+WHERE e.event_id = (SELECT MAX(l.event_id) FROM signoff_event l
+                    WHERE l.year = e.year AND l.action IN ('approved', 'reopened'));
+
+-- The sign-off's audit trail, one row per thing that happened to a year (order by happened_at):
+-- approved (审核通过), sent_back (退回), reopened (重新开放), with who and why; and the files
+-- that came late: received_late (after the deadline) and received_after_signoff (while the
+-- year stood approved: by status while it waits, by time once a reopening has loaded it).
+CREATE VIEW v_signoff_audit AS
+SELECT e.year, e.action AS what, e.actor AS who, e.acted_at AS happened_at,
+       e.reason AS reason_or_file, NULL AS unit_code, e.data_as_of, e.event_id, NULL AS submission_id,
+       BEIJING_TIME(e.acted_at) AS happened_at_beijing
+FROM signoff_event e
+UNION ALL
+SELECT s.year, CASE WHEN s.after_signoff = 1 THEN 'received_after_signoff' ELSE 'received_late' END AS what,
+       COALESCE(u.unit_name, s.unit_code, '未识别') AS who, s.received_at AS happened_at,
+       s.file_name AS reason_or_file, s.unit_code, NULL AS data_as_of, NULL AS event_id, s.submission_id,
+       BEIJING_TIME(s.received_at) AS happened_at_beijing
+FROM (
+    SELECT s.*,
+           CASE WHEN s.status = 'received_after_signoff' OR EXISTS (
+                    SELECT 1 FROM signoff_event a
+                    WHERE a.year = s.year AND a.action = 'approved' AND a.acted_at <= s.received_at
+                      AND NOT EXISTS (SELECT 1 FROM signoff_event r
+                                      WHERE r.year = a.year AND r.action = 'reopened'
+                                        AND r.event_id > a.event_id AND r.acted_at <= s.received_at))
+                THEN 1 ELSE 0 END AS after_signoff
+    FROM submission s
+) s
+JOIN dim_period p ON p.year = s.year
+LEFT JOIN dim_unit u ON u.unit_code = s.unit_code
+WHERE s.received_at > p.deadline OR s.after_signoff = 1;

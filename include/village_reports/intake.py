@@ -363,6 +363,7 @@ def scan(
     years: Iterable[int] | None = None,
     received_names: set[tuple[int, str]] = frozenset(),  # type: ignore[assignment]
     reprocess: bool = False,
+    waiting: Mapping[str, str] | None = None,
 ) -> Scan:
     """Look at the inbox once: files under ``inbox/<year>/`` (and its subfolders) not yet
     received at that path with that content, and every entry skipped, each logged.
@@ -373,7 +374,12 @@ def scan(
     ``reprocess``, stored submissions are read again (keeping their ids); only the
     duplicates within this scan are marked. A file whose content was received before for
     another year only is a new submission, logged and listed in ``moved``.
+
+    ``waiting`` maps the receipts of files held while their year was signed off, and
+    since reopened, to when they were received: each is read again as a new file (not a
+    duplicate of its stored submission, whose id it keeps), received when it first came.
     """
+    waiting = waiting or {}
     if not inbox.is_dir():
         return Scan()
     inbox = Path(os.path.realpath(inbox))
@@ -406,7 +412,7 @@ def scan(
             if "/" in rel.removeprefix(f"{year}/"):
                 log.info("按 %d 年度接收子文件夹中的文件：inbox/%s", year, rel)
             key = (sha, year)
-            duplicate = key in seen
+            duplicate = key in seen and receipt not in waiting
             sid = ids.setdefault(key, submission_id(sha, year, first_year.setdefault(sha, year)))
             earlier = years_of.setdefault(sha, set()) - {year}
             if not duplicate and earlier:
@@ -425,7 +431,8 @@ def scan(
                     sid,
                     status.st_size,
                     path.name,
-                    _received_at(
+                    waiting.get(receipt)
+                    or _received_at(
                         # a register names a file's first arrival: a later file of that name is ours
                         None if (year, path.name) in received_names else register.get(path.name),
                         now,

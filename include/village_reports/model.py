@@ -19,12 +19,16 @@ flagged for the clerk to check (已接收（有提示）), an info only says wha
 
 SEVERITIES: Final[tuple[Severity, ...]] = ("error", "warning", "info")
 
-Status = Literal["accepted", "accepted_with_warnings", "rejected"]
+Status = Literal["accepted", "accepted_with_warnings", "rejected", "received_after_signoff"]
 """A submission's verdict, as the warehouse stores it (``submission.status``)."""
 
 ACCEPTED: Final = "accepted"
 ACCEPTED_WITH_WARNINGS: Final = "accepted_with_warnings"
 REJECTED: Final = "rejected"
+HELD: Final = "received_after_signoff"
+"""定稿后收到: a file for a year the statistician has approved and locked. It is received,
+kept, read and checked like any other, but its figures never come in force while the
+year stays locked; reopening the year reads it again as a new file (``signoff``)."""
 
 Grid = list[list[Any]]
 """One sheet's cells from A1, row by row, as calamine reads them: the 回执 shows them to the

@@ -25,7 +25,7 @@ from sqlalchemy.sql.elements import TextClause
 from village_reports import settings
 from village_reports.catalogue import Catalogue, load_catalogue
 from village_reports.intake import Arrival
-from village_reports.model import Problem, ReadResult, Record, status_of
+from village_reports.model import HELD, Problem, ReadResult, Record, status_of
 from village_reports.roster import Roster, load_roster
 
 log = logging.getLogger(__name__)
@@ -220,9 +220,17 @@ def known_submissions(engine: Engine) -> dict[tuple[str, int], str]:
 
 
 def known_receipts(engine: Engine) -> set[str]:
-    """Files already received at their inbox path with their content."""
+    """Files already received at their inbox path with their content, and done with: a
+    file held while its year was signed off is not, once the year is reopened."""
     with engine.connect() as connection:
         return {row[0] for row in connection.execute(sql("dml/select_known_receipts")[0])}
+
+
+def waiting_receipts(engine: Engine) -> dict[str, str]:
+    """Receipt -> received_at of the files held while their year was signed off, whose
+    year is reopened: the next run reads and loads them, as received when they came."""
+    with engine.connect() as connection:
+        return {row[0]: row[1] for row in connection.execute(sql("dml/select_waiting_receipts")[0])}
 
 
 def _receipt(arrival: Arrival) -> dict[str, object]:
@@ -373,47 +381,68 @@ def _insert_many(connection: Connection, name: str, rows: list[dict[str, Any]]) 
         connection.exec_driver_sql(statement.text, rows)
 
 
+def _status(result: ReadResult, year: int, locked: set[int]) -> str:
+    """A file's status: its problems' verdict, or held when its year is signed off (its
+    problems are stored all the same, for its 回执 and for when the year is reopened)."""
+    return HELD if year in locked else status_of(result.problems)
+
+
+def locked_years(connection: Connection) -> set[int]:
+    """The years signed off and not reopened since (``village_reports.signoff``)."""
+    return {row[0] for row in connection.execute(sql("dml/select_locked_years")[0])}
+
+
 def load_submissions(engine: Engine, items: Sequence[tuple[Arrival, ReadResult]]) -> list[str]:
     """Store a batch of files (receipts, figures, problems) in one transaction; their statuses.
+
+    A file for a year that is signed off is stored as ``received_after_signoff``: never in
+    force, so the year's totals stay as approved. The lock is read in the same transaction,
+    and ``signoff`` records a decision under the warehouse lock that a load holds, so a
+    file is either loaded before an approval (and the review's digest sees it) or held.
 
     Interrupted anywhere (a killed process, a lost connection), the transaction leaves the
     warehouse as it was, and the files are still new to the next run. PostgreSQL loads
     the figures with COPY; SQLite with one executemany.
     """
-    statuses, submissions, receipts, facts, problem_rows = [], [], [], [], []
-    for arrival, result in items:
-        problems = result.problems
-        status = status_of(problems)
-        statuses.append(status)
-        year = arrival.year  # the folder it was sent for; a workbook stating another year is rejected
-        submissions.append(
-            {
-                "submission_id": arrival.submission_id,
-                "content_sha256": arrival.sha256,
-                "unit_code": result.unit_code,
-                "year": year,
-                "file_name": arrival.file_name,
-                "archive_path": arrival.archive_path,
-                "size_bytes": arrival.size,
-                "received_at": arrival.received_at,
-                "template_version": result.template_version,
-                "status": status,
-                "error_count": sum(p.severity == "error" for p in problems),
-                "warning_count": sum(p.severity == "warning" for p in problems),
-            }
-        )
-        receipts.append(_receipt(arrival))
-        facts += [
-            {**r._asdict(), "submission_id": arrival.submission_id, "year": year}
-            for r in result.records
-            if r.unit_code is not None
-        ]
-        problem_rows += [{**vars(p), "submission_id": arrival.submission_id, "seq": n} for n, p in enumerate(problems)]
     if not items:
-        return statuses
-    periods = [_period(y) for y in sorted({a.year for a, _ in items})]
-    current = [{"unit_code": u, "year": y} for u, y in sorted({(r.unit_code, a.year) for a, r in items if r.unit_code})]
+        return []
     with engine.begin() as connection:
+        locked = locked_years(connection)
+        statuses, submissions, receipts, facts, problem_rows = [], [], [], [], []
+        for arrival, result in items:
+            problems = result.problems
+            year = arrival.year  # the folder it was sent for; a workbook stating another year is rejected
+            status = _status(result, year, locked)
+            statuses.append(status)
+            submissions.append(
+                {
+                    "submission_id": arrival.submission_id,
+                    "content_sha256": arrival.sha256,
+                    "unit_code": result.unit_code,
+                    "year": year,
+                    "file_name": arrival.file_name,
+                    "archive_path": arrival.archive_path,
+                    "size_bytes": arrival.size,
+                    "received_at": arrival.received_at,
+                    "template_version": result.template_version,
+                    "status": status,
+                    "error_count": sum(p.severity == "error" for p in problems),
+                    "warning_count": sum(p.severity == "warning" for p in problems),
+                }
+            )
+            receipts.append(_receipt(arrival))
+            facts += [
+                {**r._asdict(), "submission_id": arrival.submission_id, "year": year}
+                for r in result.records
+                if r.unit_code is not None
+            ]
+            problem_rows += [
+                {**vars(p), "submission_id": arrival.submission_id, "seq": n} for n, p in enumerate(problems)
+            ]
+        periods = [_period(y) for y in sorted({a.year for a, _ in items})]
+        current = [
+            {"unit_code": u, "year": y} for u, y in sorted({(r.unit_code, a.year) for a, r in items if r.unit_code})
+        ]
         run_sql(connection, "dml/upsert_period", periods)
         run_sql(connection, "dml/upsert_submission", submissions)
         run_sql(connection, "dml/upsert_receipt", receipts)
@@ -425,7 +454,7 @@ def load_submissions(engine: Engine, items: Sequence[tuple[Arrival, ReadResult]]
         if problem_rows:
             _insert_many(connection, "dml/insert_problem", problem_rows)
         if current:
-            run_sql(connection, "dml/refresh_current", current)
+            run_sql(connection, "dml/refresh_current", current)  # a held file is never made current
     return statuses
 
 

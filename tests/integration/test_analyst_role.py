@@ -28,6 +28,8 @@ def test_analyst_role_reads_views_and_cannot_write(project: Path) -> None:
         connection.execute(text("SET ROLE village_analyst"))
         assert connection.execute(text("SELECT COUNT(*) FROM dim_indicator")).scalar() > 40
         connection.execute(text("SELECT * FROM township_totals")).all()
+        connection.execute(text("SELECT * FROM v_signoff_audit")).all()  # the sign-off's audit trail
+        connection.execute(text("SELECT * FROM signoff_state")).all()
         with pytest.raises(DBAPIError, match=r"permission denied"):
             connection.execute(text("DELETE FROM dim_unit"))
 

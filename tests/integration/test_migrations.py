@@ -25,6 +25,8 @@ TABLES = (
     "submission_problem",
     "township_total",
     "township_total_source",
+    "signoff_event",
+    "signoff_total",
 )
 
 NEW_COLUMN = '''"""dim_unit gains the township's code.
@@ -160,3 +162,25 @@ def test_every_revision_goes_down_and_up_again(project: Path) -> None:
     assert set(inspect(engine).get_table_names()) == {"alembic_version"}
     warehouse.create_schema(engine)
     assert set(inspect(engine).get_table_names()) == tables
+
+
+def test_the_signoff_revision_goes_down_and_up_again_with_the_data(loaded: dict[str, int]) -> None:
+    """0003 adds the sign-off's tables: down, they are gone and every file and figure
+    stays; up again, a year can be signed off and a file for it is held (issue 12)."""
+    from village_reports import signoff
+
+    engine = warehouse.get_engine()
+    pipeline.compute_year_totals(2021)
+    review = signoff.review(engine, 2021)
+    signoff.record_decision(engine, 2021, signoff.APPROVE, "张三", "", review.digest)
+    assert _counts()["signoff_event"] == 1 and _counts()["signoff_total"] > 40
+    _downgrade("0002")
+    assert not {"signoff_event", "signoff_total"} & set(inspect(engine).get_table_names())
+    assert warehouse.current_revision(engine) == "0002"
+    pipeline.prepare_warehouse()  # the next run's first task
+    assert warehouse.current_revision(engine) == warehouse.head_revision() == "0003"
+    assert _counts() == {**loaded, "signoff_event": 0, "signoff_total": 0}
+    assert not signoff.state(engine, 2021).locked  # the decisions went with the tables
+    pipeline.compute_year_totals(2021)
+    signoff.record_decision(engine, 2021, signoff.APPROVE, "张三", "", signoff.review(engine, 2021).digest)
+    assert signoff.state(engine, 2021).locked
