@@ -20,7 +20,7 @@ from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
 from village_reports import settings
 from village_reports.catalogue import Catalogue, load_catalogue
 from village_reports.files import link_atomically, write_atomically
-from village_reports.model import ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED, Grid, Problem, ReadResult
+from village_reports.model import ACCEPTED, ACCEPTED_WITH_WARNINGS, HELD, REJECTED, Grid, Problem, ReadResult
 from village_reports.problems import REQUIRED_MISSING
 from village_reports.reader import read_grid
 from village_reports.roster import Roster, load_roster
@@ -40,6 +40,7 @@ VERDICTS = {
         "报表未被接收。请按下表逐项修改后重新报送；镇里收到新文件后会自动重新审核。"
         "如某个数字确实属实，请在该行“说明（备注）”栏写明原因后重新报送。",
     ),
+    HELD: ("定稿后收到（暂不计入）", "F39C12", ""),  # its advice names who signed the year off: held_advice
 }
 PARTIAL_ADVICE = "已填的数字已接收；未填的指标按“未报告”统计，补齐后请将整张表重新报送，新文件将替换本次报送。"
 SEVERITY_TEXT = {"error": "错误（须修改）", "warning": "提示（请核实）", "info": "说明"}
@@ -118,6 +119,8 @@ class Standing:
     replaced_by: Mapping[str, Any] | None = None  # the later file whose figures replace this one's
     in_force: Mapping[str, Any] | None = None  # a rejected file: the file whose figures still stand
     latest: bool = True  # the last file received from its unit for the year: its 回执 is the unit's
+    approved_by: str | None = None  # a held file: who signed its year off (审核定稿)
+    approved_at: str | None = None  # and when, ISO 8601 UTC
 
 
 def _file_text(file: Mapping[str, Any]) -> str:
@@ -129,11 +132,13 @@ def standings(
 ) -> dict[str, Standing]:
     """The standing of every file listed, by submission id. ``files`` holds each unit's files
     for a year, oldest first, as the warehouse has them after a load; ``deadline`` gives a
-    year's deadline. Each accepted file replaces the accepted one before it."""
+    year's deadline. Each accepted file replaces the accepted one before it; a rejected
+    file, or one held after its year was signed off, leaves the file in force standing
+    (and a held file's mapping names the year's approval: ``approved_by``, ``approved_at``)."""
     found = {}
     for (_, year), listed in files.items():
         current = next((f for f in listed if f["is_current"]), None)
-        accepted = [f for f in listed if f["status"] in VERDICTS and f["status"] != REJECTED]
+        accepted = [f for f in listed if f["status"] in (ACCEPTED, ACCEPTED_WITH_WARNINGS)]
         for file in listed:
             latest = file is listed[-1]
             if file in accepted:
@@ -142,12 +147,32 @@ def standings(
                 after = accepted[n + 1] if n + 1 < len(accepted) else None
                 found[file["submission_id"]] = Standing(deadline(year), before, after, latest=latest)
             else:
-                found[file["submission_id"]] = Standing(deadline(year), in_force=current, latest=latest)
+                signed = {"approved_by": file.get("approved_by"), "approved_at": file.get("approved_at")}
+                found[file["submission_id"]] = Standing(
+                    deadline(year), in_force=current, latest=latest, **(signed if file["status"] == HELD else {})
+                )
     return found
 
 
-def standing_text(received_at: str, year: int, standing: Standing) -> str:
-    """On time or late, with both times; and what replaced what."""
+def held_advice(year: int, standing: Standing | None, errors: int) -> str:
+    """What a file received after its year was signed off is told: it is kept and checked,
+    not counted for now, and what happens next."""
+    by = standing.approved_by if standing else None
+    when = settings.local_time(standing.approved_at) if standing and standing.approved_at else ""
+    signed = f"（{neutralise(by)} 于 {when} 审核定稿）" if by else ""
+    text = (
+        f"本文件在 {year} 年度汇总数据审核定稿之后收到{signed}。本文件已接收、存档并照常审核，问题见下表，"
+        "便于村里修改；其中的数字暂不计入汇总。"
+        "镇统计员如重新开放该年度，此文件将在下一次运行时自动入库，无需重新报送；如需更正请联系镇统计员。"
+    )
+    if errors:  # reopened, it is judged again: with its errors it would be sent back then
+        text += "表中标为“错误”的项须修改，否则重新开放后本文件仍会被退回。"
+    return text
+
+
+def standing_text(received_at: str, year: int, standing: Standing, counted: bool = True) -> str:
+    """On time or late, with both times; and what replaced what. ``counted``: whether its
+    figures go into the totals (not for a file held after its year was signed off)."""
     deadline = datetime.fromisoformat(standing.deadline).astimezone(settings.LOCAL_ZONE)
     received = datetime.fromisoformat(received_at).astimezone(settings.LOCAL_ZONE)
     due = f"{year} 年度报表截止时间 {deadline:%Y-%m-%d %H:%M}"
@@ -155,9 +180,8 @@ def standing_text(received_at: str, year: int, standing: Standing) -> str:
         text = f"按时报送（{due}）。"
     else:
         days = (received.date() - deadline.date()).days
-        text = (
-            f"逾期报送：本文件 {received:%Y-%m-%d %H:%M} 收到，{due}，逾期 {days} 天。"
-            "数字照常审核和汇总，报送情况中计为逾期。"
+        text = f"逾期报送：本文件 {received:%Y-%m-%d %H:%M} 收到，{due}，逾期 {days} 天。" + (
+            "数字照常审核和汇总，报送情况中计为逾期。" if counted else "数字已审核，暂不计入汇总（见审核说明）。"
         )
     if standing.replaces:
         text += f"本文件替换了 {_file_text(standing.replaces)}，{year} 年度的数字以本文件为准。"
@@ -186,10 +210,14 @@ def _summary_sheet(
     warnings = sum(p.severity == "warning" for p in result.problems) - blank
     filled = sum(r.value is not None for r in result.records)
     counted = f"共读取 {filled} 项数据" + (f"、{blank} 项未填" if blank else "")
-    if status != REJECTED and blank and not warnings:
+    if status == HELD:
+        advice = held_advice(arrival["year"], standing, errors)
+    elif status != REJECTED and blank and not warnings:
         advice = PARTIAL_ADVICE
     explained = f"{counted}，发现 {errors} 个错误、{warnings} 个提示。{advice}"
-    standing_line = standing_text(arrival["received_at"], arrival["year"], standing) if standing else ""
+    standing_line = (
+        standing_text(arrival["received_at"], arrival["year"], standing, counted=status != HELD) if standing else ""
+    )
     label = STYLE["label"]
     # labels span A:B and values C:E, so that neither runs into the other on paper
     rows: list[Sequence[Any]] = [

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, bindparam
 
 from village_reports import settings
 from village_reports.files import write_atomically
-from village_reports.model import ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED
+from village_reports.model import ACCEPTED, ACCEPTED_WITH_WARNINGS, HELD, REJECTED
 from village_reports.roster import load_roster
 from village_reports.warehouse import sql
 
@@ -33,7 +33,12 @@ EXPECTATION_TEXT = {
     ("expect_column_values_to_be_in_set", "whole_remainder"): "计数类指标为整数",
     ("expect_column_values_to_not_be_null", "answer"): "必填指标已填写",
 }
-STATUS_TEXT = {ACCEPTED: "已接收", ACCEPTED_WITH_WARNINGS: "已接收（有提示）", REJECTED: "退回"}
+STATUS_TEXT = {
+    ACCEPTED: "已接收",
+    ACCEPTED_WITH_WARNINGS: "已接收（有提示）",
+    REJECTED: "退回",
+    HELD: "定稿后收到（暂不计入）",
+}
 
 _STYLE = """
 body{font-family:"Noto Sans CJK SC","Microsoft YaHei","SimSun",sans-serif;margin:2em;color:#222}

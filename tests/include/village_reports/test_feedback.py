@@ -3,7 +3,7 @@ from pathlib import Path
 import openpyxl
 
 from village_reports.feedback import Standing, feedback_paths, neutralise, row_ranges, standings, write_feedback
-from village_reports.model import status_of
+from village_reports.model import HELD, status_of
 from village_reports.reader import read_workbook
 from village_reports.rules import load_rules
 from village_reports.validation import run_expectations
@@ -180,3 +180,36 @@ def test_the_receipt_writer_is_linear_in_problem_rows(make_workbook, tmp_path: P
 
     small, large = calls(2_000), calls(8_000)
     assert large < 4.6 * small
+
+
+def test_a_file_after_sign_off_is_checked_kept_and_not_counted(make_workbook, tmp_path: Path) -> None:
+    """Its 回执 says the year was signed off, by whom and when, lists its problems as usual,
+    says its figures are not counted for now and what happens next (issue 12)."""
+    path = make_workbook(mutate=lambda wb: wb["填报表"].__setitem__("F7", "很多"))
+    result = read_workbook(path)
+    standing = Standing(load_rules().deadline(2021), approved_by="张三", approved_at="2022-04-02T02:00:00+00:00")
+    late = _arrival(path, received_at="2022-04-05T02:00:00+00:00")
+    summary = openpyxl.load_workbook(write_feedback(tmp_path, late, result, HELD, standing=standing))["回执"]
+    assert summary["C4"].value == "定稿后收到（暂不计入）"
+    advice = summary["C5"].value
+    assert "审核定稿之后收到（张三 于 2022-04-02 10:00 审核定稿）" in advice and "暂不计入汇总" in advice
+    assert "重新开放该年度，此文件将在下一次运行时自动入库，无需重新报送" in advice
+    assert "须修改，否则重新开放后本文件仍会被退回" in advice  # it has an error: say what it means then
+    assert "照常审核和汇总" not in summary["C6"].value and "暂不计入汇总" in summary["C6"].value
+    rows = [[c.value for c in row] for row in summary.iter_rows(min_row=9)]
+    assert rows[0][3] == "F7" and "无法识别为数字" in rows[0][6]  # its problems, so the village can fix them
+
+
+def test_standings_name_the_approval_a_held_file_came_after() -> None:
+    """A held file never replaces the file in force; its standing names the year's approval."""
+    kept = {"submission_id": "1", "file_name": "a.xlsx", "received_at": "2022-03-01T02:00:00+00:00"}
+    held = {"submission_id": "2", "file_name": "b.xlsx", "received_at": "2022-04-05T02:00:00+00:00"}
+    approval = {"approved_by": "张三", "approved_at": "2022-04-02T02:00:00+00:00"}
+    files = [
+        {**kept, **approval, "status": "accepted", "is_current": True},
+        {**held, **approval, "status": HELD, "is_current": False},
+    ]
+    found = standings({("MT01", 2021): files}, load_rules().deadline)
+    assert found["1"].replaced_by is None and found["1"].approved_by is None
+    assert found["2"].replaces is None and found["2"].in_force == files[0]
+    assert (found["2"].approved_by, found["2"].approved_at) == ("张三", "2022-04-02T02:00:00+00:00")
