@@ -15,6 +15,7 @@ from typing import Any
 from village_reports import settings
 from village_reports.catalogue import Catalogue, Indicator, load_catalogue
 from village_reports.files import replacing, write_atomically
+from village_reports.model import HELD, REJECTED
 from village_reports.roster import Roster, load_roster
 from village_reports.totals import TownshipTotal
 
@@ -115,11 +116,16 @@ def write_sources_csv(path: Path, sources: Iterable[Mapping[str, Any]]) -> dict[
     }
 
 
-def write_totals_csv(path: Path, totals: dict[str, TownshipTotal], catalogue: Catalogue) -> Path:
+def write_totals_csv(
+    path: Path, totals: dict[str, TownshipTotal], catalogue: Catalogue, signoff_label: str = ""
+) -> Path:
+    """One row per total; the last column, on every row, says whether the figures are a
+    draft or signed off (``SignoffState.label``): a row copied elsewhere keeps it, and a
+    trailing column leaves the others where readers look for them."""
     # BOM: Excel opens it as UTF-8
     with replacing(path) as partial, partial.open("w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["code", "name", "unit", "section", "value", "units_reported", "units_expected"])
+        writer.writerow(["code", "name", "unit", "section", "value", "units_reported", "units_expected", "signoff"])
         for code, total in totals.items():
             ind = catalogue[code]
             writer.writerow(
@@ -131,6 +137,7 @@ def write_totals_csv(path: Path, totals: dict[str, TownshipTotal], catalogue: Ca
                     _display(total.value, ind),
                     total.units_reported,
                     total.units_expected,
+                    signoff_label,
                 ]
             )
     return path
@@ -144,6 +151,7 @@ def write_totals_xlsx(
     catalogue: Catalogue,
     roster: Roster,
     timeliness: Sequence[Mapping[str, Any]] = (),
+    signoff_label: str = "",
 ) -> Path:
     """The totals by section, the per-unit breakdown and the 报送情况; written row by row
     (openpyxl's write-only mode), so a county's breakdown never sits in memory. Every sheet
@@ -176,6 +184,18 @@ def write_totals_xlsx(
         title.font = font(b=True, sz=14)
         return [title]
 
+    # Under each sheet's title, printed on every page: 草稿 or 定稿, so that a draft on paper
+    # is never taken for the signed-off figures. Without a label (a caller outside the
+    # pipeline) the sheets keep their two title rows.
+    top = 3 if signoff_label else 2  # the rows repeated on every page: title, label, headings
+
+    def titled(ws: Any, text: str) -> None:
+        ws.append(title_row(ws, text))
+        if signoff_label:
+            label = WriteOnlyCell(ws, value=signoff_label)
+            label.font = font(b=True, color="C0504D" if signoff_label.startswith(DRAFT) else "00A65A")
+            ws.append([label])
+
     def heading_row(ws: Any, labels: Sequence[str]) -> list[Any]:
         cells = []
         for label in labels:
@@ -197,10 +217,10 @@ def write_totals_xlsx(
     for section in catalogue.sections:
         ws = wb.create_sheet(section.name)
         indicators = catalogue.in_section(section.code)
-        layout(ws, (9, 36, 9, 13, 9, 9, 9), {1: 26, 2: 20})
-        ws.freeze_panes = "A3"
-        print_setup(ws, title_rows="1:2", area=f"A1:G{len(indicators) + 2}")
-        ws.append(title_row(ws, f"{roster.place}{year}年度 {section.name}"))
+        layout(ws, (9, 36, 9, 13, 9, 9, 9), {1: 26, top: 20})
+        ws.freeze_panes = f"A{top + 1}"
+        print_setup(ws, title_rows=f"1:{top}", area=f"A1:G{len(indicators) + top}")
+        titled(ws, f"{roster.place}{year}年度 {section.name}")
         ws.append(heading_row(ws, headings))
         for ind in indicators:
             total = totals[ind.code]
@@ -223,12 +243,12 @@ def write_totals_xlsx(
     filled = [i for i in catalogue.indicators if i.is_filled_in]
     width = 9
     heading_lines = max(1 + -(-_display_width(f"{i.name}（{i.measure_unit}）") // (width - 1)) for i in filled)
-    layout(breakdown, (8, names, *[width] * len(filled)), {1: 26, 2: 14.0 * heading_lines + 4})
-    breakdown.freeze_panes = "C3"
+    layout(breakdown, (8, names, *[width] * len(filled)), {1: 26, top: 14.0 * heading_lines + 4})
+    breakdown.freeze_panes = f"C{top + 1}"
     breakdown.print_options.gridLines = True  # a border per cell would cost a county's night
-    print_setup(breakdown, landscape=True, title_rows="1:2", title_cols="A:B", fit_width=False)
+    print_setup(breakdown, landscape=True, title_rows=f"1:{top}", title_cols="A:B", fit_width=False)
     breakdown.page_setup.scale = 80
-    breakdown.append(title_row(breakdown, f"{roster.place}{year}年度 分村明细"))
+    titled(breakdown, f"{roster.place}{year}年度 分村明细")
     breakdown.append(
         heading_row(breakdown, ["单位代码", "单位名称", *[f"{i.code}\n{i.name}（{i.measure_unit}）" for i in filled]])
     )
@@ -242,7 +262,7 @@ def write_totals_xlsx(
             styled_cells[column] = WriteOnlyCell(breakdown)
             styled_cells[column].number_format = ind.number_format
     codes = [ind.code for ind in filled]
-    rows = 2
+    rows = top
     for unit_code, values in unit_values:
         unit = roster.get(unit_code)
         figures = [values.get(code) for code in codes]
@@ -255,10 +275,10 @@ def write_totals_xlsx(
     breakdown.print_area = f"A1:{get_column_letter(len(filled) + 2)}{rows}"
 
     status = wb.create_sheet("报送情况")
-    layout(status, (9, names, 10, 17, 17, 36), {1: 26, 2: 20})
-    status.freeze_panes = "A3"
-    print_setup(status, title_rows="1:2", area=f"A1:F{len(timeliness) + 2}")
-    status.append(title_row(status, f"{roster.place}{year}年度 报送情况"))
+    layout(status, (9, names, 10, 17, 17, 36), {1: 26, top: 20})
+    status.freeze_panes = f"A{top + 1}"
+    print_setup(status, title_rows=f"1:{top}", area=f"A1:F{len(timeliness) + top}")
+    titled(status, f"{roster.place}{year}年度 报送情况")
     status.append(heading_row(status, ["单位代码", "单位名称", "报送情况", "首次收到", "截止时间", "最新文件"]))
     for row in timeliness:
         cells = _status_cells(row)
@@ -279,9 +299,12 @@ def render_annual_report(
     catalogue: Catalogue,
     sources: Mapping[str, str] | None = None,
     roster: Roster | None = None,
+    signoff_label: str = "",
 ) -> str:
     """The annual report's quantitative statements, in Chinese, every figure computed."""
     lines = [f"# {(roster or load_roster()).place}{year}年度工作总结：主要数据", ""]
+    if signoff_label:
+        lines += [f"**{signoff_label}**", ""]
     lines += ["> 本文由村级报表汇总自动生成；每个数字均可追溯到报送单位的单元格（见文末“数据来源”）。", ""]
     for section in catalogue.sections:
         statements = []
@@ -312,12 +335,24 @@ def render_annual_report(
     return "\n".join(lines) + "\n"
 
 
-TIMELINESS_TEXT = {"on_time": "按时报送", "late": "逾期报送", "missing": "未报送", "rejected": "退回待改"}
+TIMELINESS_TEXT = {
+    "on_time": "按时报送",
+    "late": "逾期报送",
+    "missing": "未报送",
+    "rejected": "退回待改",
+    HELD: "定稿后收到（未计入）",  # sent, but only after the year was signed off
+}
+DRAFT = "草稿"  # how SignoffState.label begins before the year is signed off
 
 
 def _resent_and_rejected(row: Mapping[str, Any]) -> bool:
     """A unit whose figures stand from an earlier file, and whose latest file was sent back."""
-    return row["timeliness"] in ("on_time", "late") and row.get("latest_status") == "rejected"
+    return row["timeliness"] in ("on_time", "late") and row.get("latest_status") == REJECTED
+
+
+def _resent_after_signoff(row: Mapping[str, Any]) -> bool:
+    """A unit whose figures stand, and whose latest file came after the year was signed off."""
+    return row["timeliness"] in ("on_time", "late") and row.get("latest_status") == HELD
 
 
 def _status_cells(row: Mapping[str, Any]) -> list[str]:
@@ -325,22 +360,33 @@ def _status_cells(row: Mapping[str, Any]) -> list[str]:
     return [
         row["unit_code"],
         row["unit_name"],
-        TIMELINESS_TEXT[row["timeliness"]] + ("（最新文件退回待改）" if _resent_and_rejected(row) else ""),
+        TIMELINESS_TEXT[row["timeliness"]]
+        + ("（最新文件退回待改）" if _resent_and_rejected(row) else "")
+        + ("（定稿后又收到文件，未计入）" if _resent_after_signoff(row) else ""),
         settings.local_time(row["first_received"]),
         settings.local_time(row["deadline"]),
         row["latest_file"] or "",
     ]
 
 
-STATUS_HEADINGS = ("单位代码", "单位名称", "报送情况", "首次收到（北京时间）", "截止时间（北京时间）", "最新文件")
+STATUS_HEADINGS = (
+    "单位代码",
+    "单位名称",
+    "报送情况",
+    "首次收到（北京时间）",
+    "截止时间（北京时间）",
+    "最新文件",
+    "审核状态",
+)
 
 
-def write_status_csv(path: Path, timeliness: Sequence[Mapping[str, Any]]) -> Path:
-    """报送情况 for the office, in Chinese like the workbook's sheet (analysts have the view)."""
+def write_status_csv(path: Path, timeliness: Sequence[Mapping[str, Any]], signoff_label: str = "") -> Path:
+    """报送情况 for the office, in Chinese like the workbook's sheet (analysts have the view);
+    the last column says whether the year is a draft or signed off."""
     with replacing(path) as partial, partial.open("w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(STATUS_HEADINGS)
-        writer.writerows(_status_cells(row) for row in timeliness)
+        writer.writerows([*_status_cells(row), signoff_label] for row in timeliness)
     return path
 
 
@@ -357,13 +403,16 @@ def render_timeliness(timeliness: Sequence[Mapping[str, Any]]) -> list[str]:
         + "。",
         "",
     ]
-    for key in ("late", "missing", "rejected"):
+    for key in ("late", "missing", "rejected", HELD):
         names = [r["unit_name"] for r in timeliness if r["timeliness"] == key]
         if names:
             lines += [f"- {TIMELINESS_TEXT[key]}：" + "、".join(names), ""]
     resent = [r["unit_name"] for r in timeliness if _resent_and_rejected(r)]
     if resent:  # their figures stand, but what they sent last needs correcting: say so
         lines += [f"- 最新文件退回待改（仍使用此前接收的数字）{len(resent)} 个：" + "、".join(resent), ""]
+    held = [r["unit_name"] for r in timeliness if _resent_after_signoff(r)]
+    if held:  # their signed-off figures stand; a later file waits for a reopening
+        lines += [f"- 定稿后又收到文件（未计入，仍使用定稿时的数字）{len(held)} 个：" + "、".join(held), ""]
     return lines
 
 
@@ -376,9 +425,12 @@ def write_outputs(
     timeliness: Sequence[Mapping[str, Any]] = (),
     catalogue: Catalogue | None = None,
     roster: Roster | None = None,
+    signoff_label: str = "",
 ) -> list[Path]:
     """The township outputs for one year under ``out_dir/<year>/``; ``sources`` (every cell
-    behind a total, in report order) and ``unit_values`` (unit by unit) may be streams."""
+    behind a total, in report order) and ``unit_values`` (unit by unit) may be streams.
+    ``signoff_label`` (``SignoffState.label``: 草稿 with the time of the data, or 定稿 with
+    the approver and the time) heads every output."""
     catalogue = catalogue or load_catalogue()
     roster = roster or load_roster()
     folder = out_dir / str(year)
@@ -386,12 +438,14 @@ def write_outputs(
     sources_csv = folder / SOURCES_FILE
     provenance = write_sources_csv(sources_csv, sources)
     report = folder / "annual_report.md"
-    text = render_annual_report(year, totals, catalogue, provenance, roster)
+    text = render_annual_report(year, totals, catalogue, provenance, roster, signoff_label)
     write_atomically(report, text + ("\n" + "\n".join(render_timeliness(timeliness)) if timeliness else ""))
     return [
-        write_totals_csv(folder / "township_totals.csv", totals, catalogue),
-        write_totals_xlsx(folder / "township_totals.xlsx", year, totals, unit_values, catalogue, roster, timeliness),
-        write_status_csv(folder / "submission_status.csv", timeliness),
+        write_totals_csv(folder / "township_totals.csv", totals, catalogue, signoff_label),
+        write_totals_xlsx(
+            folder / "township_totals.xlsx", year, totals, unit_values, catalogue, roster, timeliness, signoff_label
+        ),
+        write_status_csv(folder / "submission_status.csv", timeliness, signoff_label),
         sources_csv,
         report,
     ]

@@ -207,9 +207,12 @@ def test_totals_print_each_section_on_a_page_and_village_names_on_every_page(
     ]
     path = folder / "township_totals.xlsx"
     unit_values = [(u.code, sample_2021[u.code]) for u in roster.units]
-    write_totals_xlsx(path, 2021, totals, unit_values, catalogue, roster, timeliness)
+    label = "草稿（数据截至 2022-03-31 17:05，尚未审核定稿）"
+    write_totals_xlsx(path, 2021, totals, unit_values, catalogue, roster, timeliness, signoff_label=label)
     pages = _printed(path)
     assert list(pages) == [*(s.name for s in catalogue.sections), "分村明细", "报送情况"]
+    for sheet in pages.values():  # a draft on paper says so on every page (issue 12)
+        assert all(_squash(label) in _squash(page) for page in sheet)
     for section in catalogue.sections:
         assert len(pages[section.name]) == 1, f"{section.name}: {len(pages[section.name])} pages"
         page = pages[section.name][0]
