@@ -1,4 +1,4 @@
-"""Command line: ``python -m village_reports templates|samples|summary|status|dictionary|upgrade``.
+"""Command line: ``python -m village_reports templates|samples|summary|status|signoff-status|dictionary|upgrade``.
 
 Operators' tools outside Airflow: hand out blank templates, create the sample inbox, and
 read an inbox to see what each unit sent.
@@ -147,6 +147,26 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_signoff_status(args: argparse.Namespace) -> int:
+    """Each year's sign-off, as the outputs print it: 草稿 with the time of its data, or 定稿."""
+    from sqlalchemy.exc import DBAPIError
+
+    from village_reports import signoff, warehouse
+
+    engine = warehouse.get_engine()
+    try:
+        known = warehouse.years(engine)
+    except DBAPIError:  # no schema yet: nothing has been loaded
+        known = []
+    years = [args.year] if args.year is not None else known
+    if not years:
+        print("仓库里还没有任何年度的数据。")
+        return 1
+    for year in years:
+        print(f"{year}年：{signoff.state(engine, year).label() if year in known else '尚无数据'}")
+    return 0
+
+
 def _chinese(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """argparse's own words ("options", "show this help message") in Chinese."""
     parser._optionals.title = "选项"
@@ -184,6 +204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     summary.add_argument("--inbox", default="data/inbox", help="收件箱文件夹")
     summary.add_argument("-v", "--verbose", action="store_true", help="列出每个问题")
     command("status", "仓库概况：各年度报送完整性和主要合计数")
+    status = command("signoff-status", "各年度的审核定稿状态（草稿或定稿）")
+    status.add_argument("--year", type=int, help="只看这一年度")
     command("upgrade", "把数据仓库的表结构升级到最新版本（建于迁移之前的仓库先按基线登记），再重建视图")
     dictionary = command("dictionary", "由指标目录生成数据字典")
     dictionary.add_argument("--out", default="output/data_dictionary.md", help="数据字典文件")
@@ -195,6 +217,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "status": cmd_status,
         "dictionary": cmd_dictionary,
         "upgrade": cmd_upgrade,
+        "signoff-status": cmd_signoff_status,
     }
     handler = handlers[args.command]
     return handler(args)

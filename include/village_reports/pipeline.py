@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from village_reports import guard, intake, model, rules, settings, staging, totals, warehouse
+from village_reports import guard, intake, model, rules, settings, signoff, staging, totals, warehouse
 from village_reports.feedback import Standing, feedback_paths, standings, write_feedback
 from village_reports.intake import Arrival
 from village_reports.model import ReadResult
@@ -79,6 +79,7 @@ def discover_and_archive(
         years,
         received_names=warehouse.received_names(engine),
         reprocess=reprocess,
+        waiting=warehouse.waiting_receipts(engine),  # held after a sign-off, since reopened
     )
     archived = []
     for arrival in found.arrivals:
@@ -461,6 +462,7 @@ def finish_run(
         rows = warehouse.timeliness(engine, year)
         missing = [r for r in rows if r["timeliness"] in ("missing", "rejected")]
         late = [r for r in rows if r["timeliness"] == "late"]
+        held = [r for r in rows if r["timeliness"] == model.HELD]
         summary["missing"][year] = [f"{r['unit_name']}（{r['unit_code']}）" for r in missing[:MISSING_LISTED]]
         if missing:
             log.warning("%s年尚未报送或被退回的单位 %d 个：%s", year, len(missing), _names(missing))
@@ -468,6 +470,8 @@ def finish_run(
             log.info("%s年所有单位均已报送", year)
         if late:
             log.info("%s年逾期报送的单位 %d 个：%s", year, len(late), _names(late))
+        if held:  # sent, but after the year was signed off: in no total until it is reopened
+            log.info("%s年定稿后才报送、暂未计入的单位 %d 个：%s", year, len(held), _names(held))
     summary["validation_report"] = str(write_validation_report(engine, settings.output_dir() / "validation"))
     summary["feedback_restored"] = restore_missing_feedback()
     run_folder = staging.run_dir(run_key)
@@ -523,6 +527,7 @@ def report_year(year: int, out_dir: Path | None = None) -> dict[str, Any]:
         log.info("no submission for %s yet: no totals written", year)
         return {"year": year, "indicators": 0, "complete": 0, "outputs": []}
     township = compute_year_totals(year)
+    signed = signoff.state(engine, year)  # every output says 草稿 or 定稿
     # closed here, even when a write fails part-way: the stream holds a connection open
     with closing(totals.sources(engine, year)) as sources:
         paths = write_outputs(
@@ -532,12 +537,14 @@ def report_year(year: int, out_dir: Path | None = None) -> dict[str, Any]:
             sources=sources,
             unit_values=warehouse.current_values_by_unit(engine, year),
             timeliness=warehouse.timeliness(engine, year),
+            signoff_label=signed.label(),
         )
     return {
         "year": year,
         "indicators": len(township),
         "complete": sum(t.units_reported == t.units_expected for t in township.values()),
         "outputs": [str(p) for p in paths],
+        "signoff": signed.label(),
     }
 
 
