@@ -169,5 +169,34 @@ def test_the_audit_trail_is_readable_by_the_analyst_role(inbox: Path) -> None:
         connection.execute(text("SET ROLE village_analyst"))
         rows = connection.execute(text("SELECT what, who FROM v_signoff_audit WHERE year = 2021")).all()
         locked = connection.execute(text("SELECT locked FROM signoff_state WHERE year = 2021")).scalar()
+        # the queries docs/analyst_queries.md gives
+        docs = (Path(__file__).parents[2] / "docs" / "analyst_queries.md").read_text(encoding="utf-8")
+        block = docs.split("FROM signoff_state ORDER BY year;")[1].split("```")[0]
+        connection.execute(text("SELECT year, locked, actor, acted_at_beijing FROM signoff_state ORDER BY year"))
+        assert connection.execute(text(block.strip().rstrip(";"))).all()
     assert ("approved", "张三") in {tuple(row) for row in rows} and "received_late" in {row[0] for row in rows}
     assert locked is True
+
+
+def test_a_unit_whose_only_file_came_after_sign_off_is_not_missing(project: Path) -> None:
+    """Sent, but after the approval: not missing, and its figures are not in (issue 12)."""
+    write_samples(settings.inbox_dir(), [YEAR])
+    path = next(settings.inbox_dir().glob(f"{YEAR}/MT09_*"))
+    kept = path.read_bytes()
+    path.unlink()
+    run()
+    assert {row[1]: row[3] for row in view("timeliness", "1, 2")}["MT09"] == "missing"
+    approve()
+    path.write_bytes(kept)
+    lines = pipeline.run_ingest()
+    assert [line["status"] for line in lines] == [HELD]
+    summary = pipeline.finish_run([lines])
+    assert summary["missing"][YEAR] == []  # not named as missing
+    assert {row[1]: row[3] for row in view("timeliness", "1, 2")}["MT09"] == HELD
+    [completeness] = view("completeness", "year")
+    assert (completeness[2], completeness[3], completeness[-1]) == (18, 0, 1)  # with figures, missing, held
+    [accounting] = view("file_accounting", "year")
+    assert accounting[-1] == 1 and accounting[1] == sum(accounting[2:7]) + accounting[-1]
+    pipeline.report_year(YEAR)
+    with (project / "output" / str(YEAR) / "submission_status.csv").open(encoding="utf-8-sig") as handle:
+        assert {row[0]: row[2] for row in csv.reader(handle)}["MT09"] == "定稿后收到（未计入）"
