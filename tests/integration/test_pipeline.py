@@ -378,8 +378,9 @@ def test_a_file_moved_to_the_right_year_folder_is_read_for_it(inbox: Path, proje
     assert received[0][4] != received[1][4]  # a submission of its own for each year
     assert list((project / "output" / "feedback" / "2021").glob("MT05_*.xlsx"))
     accounting = {row[0]: row[1:] for row in view("file_accounting", "1")}
-    assert accounting[2022] == (1, 0, 0, 1, 0, 0)  # received, accepted, with warnings, rejected, duplicate, unaccounted
-    assert accounting[2021][4:] == (0, 0)
+    # received, accepted, with warnings, rejected, duplicate, unaccounted, received after sign-off
+    assert accounting[2022] == (1, 0, 0, 1, 0, 0, 0)
+    assert accounting[2021][4:] == (0, 0, 0)
 
 
 def test_the_latest_receipt_is_the_file_in_force_whatever_order_the_batches_load(inbox: Path, project: Path) -> None:
