@@ -550,3 +550,64 @@ def report_year(year: int, out_dir: Path | None = None) -> dict[str, Any]:
 
 def reporting_years() -> list[int]:
     return warehouse.years(warehouse.get_engine())
+
+
+def review_for_signoff(year: int) -> dict[str, Any]:
+    """The sign-off's first step: the year's totals recomputed and its outputs rewritten
+    (marked 草稿), then what the approver reads: the review, bounded in size, and the digest
+    of what it shows, which an approval must still match."""
+    engine = warehouse.get_engine()
+    if year not in warehouse.years(engine):
+        raise ValueError(f"{year} 年度还没有任何报送，无可审核。")
+    now = signoff.state(engine, year)
+    if now.locked:
+        raise ValueError(f"{year} 年度已{now.label()}；如需修改，先重新开放该年度（township_reopen）。")
+    report_year(year)
+    review = signoff.review(engine, year)
+    return {"year": year, "digest": review.digest, "body": review.to_markdown()}
+
+
+def _iso_utc(moment: Any) -> str | None:
+    """A HITL answer's time (a datetime, or its ISO text after XCom) as ISO 8601 UTC."""
+    if not moment:
+        return None
+    when = moment if isinstance(moment, datetime) else datetime.fromisoformat(str(moment))
+    return when.astimezone(ZoneInfo("UTC")).isoformat()
+
+
+def record_signoff(reviewed: Mapping[str, Any], answer: Mapping[str, Any], run_id: str = LOCAL_RUN) -> dict[str, Any]:
+    """The approver's answer to ``review_for_signoff`` recorded, and the year's outputs
+    rewritten (定稿 with the approver, or still 草稿). ``answer`` is the HITL step's result:
+    no ``responded_by_user`` means nobody answered in time and the default was taken."""
+    year = int(reviewed["year"])
+    decision = (answer.get("chosen_options") or [""])[0]
+    user = answer.get("responded_by_user")
+    reason = str((answer.get("params_input") or {}).get("reason") or "").strip()
+    if user:
+        actor = str(user.get("name") or user.get("id"))
+    else:  # the scheduler applied the default: say so, in the record and the outputs
+        actor = "（无人答复）"
+        hours = settings.signoff_response_timeout().total_seconds() / 3600
+        reason = reason or f"超时：{hours:g} 小时内无人审核，按默认处理为“{decision}”。"
+    recorded = signoff.record_decision(
+        warehouse.get_engine(),
+        year,
+        decision,
+        actor,
+        reason,
+        reviewed["digest"],
+        run_id=run_id,
+        acted_at=_iso_utc(answer.get("responded_at")),
+    )
+    report_year(year)
+    log.info("%s 年度：%s（%s）", year, recorded["label"], reason or "无意见")
+    return {k: recorded[k] for k in ("year", "decision", "actor", "acted_at", "reason", "label")}
+
+
+def reopen_year(year: int, actor: str, reason: str, run_id: str = LOCAL_RUN) -> dict[str, Any]:
+    """Unlock a signed-off year (with its reason) and rewrite its outputs as 草稿; the files
+    held meanwhile load on the next ingest run."""
+    recorded = signoff.reopen(warehouse.get_engine(), year, actor or "（未知）", reason, run_id=run_id)
+    report_year(year)
+    log.info("%s 年度已重新开放：%d 个定稿后收到的文件将在下一次入库运行时载入", year, recorded["waiting"])
+    return {k: recorded[k] for k in ("year", "actor", "acted_at", "reason", "waiting", "label")}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import marshal
 import os
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -29,6 +29,32 @@ LOCAL_ZONE = ZoneInfo(REPORTING_TIMEZONE)
 def local_time(iso_utc: str | None) -> str:
     """An ISO 8601 UTC time as the township reads it: 'YYYY-MM-DD HH:MM', Beijing time."""
     return datetime.fromisoformat(iso_utc).astimezone(LOCAL_ZONE).strftime("%Y-%m-%d %H:%M") if iso_utc else ""
+
+
+# The sign-off's two answers, as the approver reads them on the Required Actions page
+# (the HITL form's options; village_reports.signoff records them).
+SIGNOFF_APPROVE, SIGNOFF_SEND_BACK = "审核通过", "退回"
+SIGNOFF_OPTIONS = (SIGNOFF_APPROVE, SIGNOFF_SEND_BACK)
+
+
+def signoff_response_timeout() -> timedelta:
+    """How long a sign-off waits for its approver before the default answer is taken:
+    ``VILLAGE_REPORTS_SIGNOFF_TIMEOUT_HOURS`` (default a week), an operations setting."""
+    hours = float(os.environ.get("VILLAGE_REPORTS_SIGNOFF_TIMEOUT_HOURS") or 168)
+    if hours <= 0:
+        raise ValueError(f"VILLAGE_REPORTS_SIGNOFF_TIMEOUT_HOURS must be positive, not {hours}")
+    return timedelta(hours=hours)
+
+
+def signoff_on_timeout() -> str:
+    """The answer recorded when nobody answers in time: ``VILLAGE_REPORTS_SIGNOFF_ON_TIMEOUT``,
+    by default 退回, so that silence never locks a year."""
+    answer = os.environ.get("VILLAGE_REPORTS_SIGNOFF_ON_TIMEOUT") or SIGNOFF_SEND_BACK
+    if answer not in SIGNOFF_OPTIONS:
+        raise ValueError(
+            f"VILLAGE_REPORTS_SIGNOFF_ON_TIMEOUT must be one of {'、'.join(SIGNOFF_OPTIONS)}, not {answer!r}"
+        )
+    return answer
 
 
 def _path(variable: str, default: Path) -> Path:

@@ -35,10 +35,11 @@ from sqlalchemy import Connection, Engine
 from village_reports import guard, settings, totals, warehouse
 from village_reports.warehouse import run_sql, sql
 
-APPROVE: Final = "审核通过"
-SEND_BACK: Final = "退回"
-OPTIONS: Final = (APPROVE, SEND_BACK)
-"""The HITL form's options, as the statistician reads them."""
+# The HITL form's options, as the statistician reads them. Their home is settings, which
+# the sign-off DAG reads at parse time without importing the warehouse.
+APPROVE: Final = settings.SIGNOFF_APPROVE
+SEND_BACK: Final = settings.SIGNOFF_SEND_BACK
+OPTIONS: Final = settings.SIGNOFF_OPTIONS
 
 APPROVED, SENT_BACK, REOPENED = "approved", "sent_back", "reopened"  # signoff_event.action
 ACTIONS: Final = {APPROVE: APPROVED, SEND_BACK: SENT_BACK}

@@ -21,7 +21,13 @@ def dagbag():
 
 def test_dags_import_without_errors(dagbag) -> None:
     assert dagbag.import_errors == {}
-    assert set(dagbag.dag_ids) == {"village_reports", "village_reports_annual", "township_report"}
+    assert set(dagbag.dag_ids) == {
+        "village_reports",
+        "village_reports_annual",
+        "township_report",
+        "township_signoff",
+        "township_reopen",
+    }
 
 
 def test_every_dag_has_tags_doc_retries_and_local_start(dagbag) -> None:
@@ -84,9 +90,13 @@ def test_units_are_mapped_with_labels(dagbag, dag_id: str) -> None:
 
 @pytest.mark.parametrize("path", sorted(DAGS_DIR.glob("*.py")), ids=lambda p: p.name)
 def test_dag_files_do_no_work_at_import(path: Path) -> None:
-    """Only airflow, pendulum and the standard library at module level; the package loads inside tasks."""
+    """Only airflow, pendulum and the standard library at module level; the package loads
+    inside tasks. Except its settings (paths and operations settings: no warehouse, no
+    data, 40 ms to import), which a step fixed at parse time needs: the sign-off form's
+    answers and its response timeout."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     for node in tree.body:
         if isinstance(node, ast.Import | ast.ImportFrom):
             module = node.module if isinstance(node, ast.ImportFrom) else node.names[0].name
-            assert module.split(".")[0] in {"__future__", "airflow", "pendulum", "datetime", "typing"}, module
+            allowed = {"__future__", "airflow", "pendulum", "datetime", "typing"}
+            assert module.split(".")[0] in allowed or module == "village_reports.settings", module

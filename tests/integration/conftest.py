@@ -150,3 +150,17 @@ def bench_module():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)  # type: ignore[union-attr]
     return module
+
+
+def add_to_value(path: Path, code: str, delta: float) -> None:
+    """Add ``delta`` to one figure of a filled workbook, as a clerk correcting it would."""
+    import openpyxl
+
+    from village_reports.template import COL_CODE, COL_VALUE, COLUMNS, DATA_SHEET
+
+    workbook = openpyxl.load_workbook(path)
+    ws = workbook[DATA_SHEET]
+    code_col, value_col = COLUMNS.index(COL_CODE) + 1, COLUMNS.index(COL_VALUE) + 1
+    row = next(r for r in range(1, ws.max_row + 1) if ws.cell(row=r, column=code_col).value == code)
+    ws.cell(row=row, column=value_col).value = float(ws.cell(row=row, column=value_col).value) + delta
+    workbook.save(path)

@@ -14,7 +14,7 @@ import pytest
 
 from village_reports.samples import write_samples
 
-from .conftest import airflow_cli, airflow_env, airflow_processes, free_port, scheduler_settings, wait_for
+from .conftest import add_to_value, airflow_cli, airflow_env, airflow_processes, free_port, scheduler_settings, wait_for
 
 YEARS = (2019, 2020, 2021)
 
@@ -88,23 +88,10 @@ def test_township_report_rewrites_only_the_years_that_changed(scheduler: dict[st
     original = next(inbox.glob("MT01_*"))
     corrected = inbox / f"{original.stem}_修改.xlsx"
     shutil.copy(original, corrected)
-    _add_to_value(corrected, "REV01", 2)
+    add_to_value(corrected, "REV01", 2)
     airflow_cli(env, "dags", "trigger", "village_reports")
     _wait_for_runs(env, "village_reports", 3)
     _wait_for_runs(env, "township_report", 2)
     after = _stamps(output)
     assert after[2019] == first[2019] and after[2020] == first[2020] and after[2021] != first[2021]
     assert (output / "2021" / "township_totals.csv").read_text(encoding="utf-8-sig") != totals_2021
-
-
-def _add_to_value(path: Path, code: str, delta: float) -> None:
-    import openpyxl
-
-    from village_reports.template import COL_CODE, COL_VALUE, COLUMNS, DATA_SHEET
-
-    workbook = openpyxl.load_workbook(path)
-    ws = workbook[DATA_SHEET]
-    code_col, value_col = COLUMNS.index(COL_CODE) + 1, COLUMNS.index(COL_VALUE) + 1
-    row = next(r for r in range(1, ws.max_row + 1) if ws.cell(row=r, column=code_col).value == code)
-    ws.cell(row=row, column=value_col).value = float(ws.cell(row=row, column=value_col).value) + delta
-    workbook.save(path)

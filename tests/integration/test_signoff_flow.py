@@ -1,0 +1,234 @@
+"""Sign-off as the township does it: a real api-server, scheduler and dag-processor, the
+statistician answering the human step through the REST API as a logged-in user.
+
+One scheduler serves the module, with a response timeout short enough for a test: each
+year is answered at once, except 2019's, which nobody answers and which takes the
+configured default (退回). 2021 is approved, gets a file after the sign-off (held, no total
+moves), is reopened, loads that file, and is signed off again."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from village_reports import model, pipeline, signoff, warehouse
+from village_reports.samples import write_samples
+from village_reports.settings import SIGNOFF_APPROVE, SIGNOFF_SEND_BACK
+
+from .conftest import add_to_value, airflow_cli, airflow_env, airflow_processes, free_port, scheduler_settings, wait_for
+
+pytestmark = pytest.mark.slow
+
+YEARS = (2019, 2020, 2021)
+USER, PASSWORD = "tongjiyuan", "signoff-test-password"
+TIMEOUT_SECONDS = 90  # the human step's response timeout in this test (a week by default)
+
+
+class Api:
+    """The api-server's REST API as the statistician's login uses it."""
+
+    def __init__(self, port: int) -> None:
+        self.base = f"http://127.0.0.1:{port}"
+        self.token = ""
+
+    def login(self) -> None:
+        self.token = self.call("POST", "/auth/token", {"username": USER, "password": PASSWORD})["access_token"]
+
+    def call(self, method: str, path: str, body: dict | None = None) -> Any:
+        request = urllib.request.Request(
+            self.base + path,
+            method=method,
+            data=json.dumps(body).encode() if body is not None else None,
+            headers={
+                "Content-Type": "application/json",
+                **({"Authorization": f"Bearer {self.token}"} if self.token else {}),
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:
+            raise AssertionError(f"{method} {path}: {error.code} {error.read()[:500]!r}") from error
+
+    def trigger(self, dag_id: str, conf: dict) -> str:
+        return self.call("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf})["dag_run_id"]
+
+    def task_state(self, dag_id: str, run_id: str, task_id: str) -> str | None:
+        return self.call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}")["state"]
+
+    def run_state(self, dag_id: str, run_id: str) -> str:
+        return self.call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")["state"]
+
+    def hitl(self, run_id: str) -> str:
+        return f"/api/v2/dags/township_signoff/dagRuns/{run_id}/taskInstances/sign_off/-1/hitlDetails"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Api, Path]]:
+    tmp = tmp_path_factory.mktemp("signoff")
+    work, port = tmp / "work", free_port()
+    passwords = tmp / "passwords.json"
+    passwords.write_text(json.dumps({USER: PASSWORD}))
+    env = airflow_env(
+        tmp,
+        work,
+        AIRFLOW__CORE__EXECUTOR="LocalExecutor",
+        AIRFLOW__API__BASE_URL=f"http://127.0.0.1:{port}",
+        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=f"{USER}:admin",
+        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=str(passwords),
+        VILLAGE_REPORTS_SIGNOFF_TIMEOUT_HOURS=str(TIMEOUT_SECONDS / 3600),
+        **scheduler_settings(port, "signoff-test-secret"),
+    )
+    write_samples(work / "data" / "inbox", list(YEARS))
+    airflow_cli(env, "db", "migrate", timeout=300)
+    commands = {"api-server": ["api-server", "--port", str(port)], "scheduler": ["scheduler"]}
+    commands["dag-processor"] = ["dag-processor"]
+    with airflow_processes(commands, env, tmp / "logs"):
+        wait_for(lambda: "township_reopen" in airflow_cli(env, "dags", "list", "-o", "plain"), 180, "the DAG processor")
+        for dag_id in ("township_signoff", "township_reopen"):
+            airflow_cli(env, "dags", "unpause", dag_id)
+        api = Api(port)
+        wait_for(_answers(api), 120, "the api-server")
+        api.login()
+        yield api, work
+
+
+def _answers(api: Api) -> Any:
+    def check() -> bool:
+        try:
+            urllib.request.urlopen(f"{api.base}/api/v2/monitor/health", timeout=5).close()
+            return True
+        except OSError:
+            return False
+
+    return check
+
+
+@pytest.fixture
+def township(stack: tuple[Api, Path], monkeypatch: pytest.MonkeyPatch) -> tuple[Api, Path]:
+    """This process on the same warehouse, data and outputs as the scheduler's tasks: the
+    nightly loads run here, the human steps there."""
+    api, work = stack
+    monkeypatch.setenv("VILLAGE_REPORTS_DATA_DIR", str(work / "data"))
+    monkeypatch.setenv("VILLAGE_REPORTS_OUTPUT_DIR", str(work / "output"))
+    monkeypatch.setenv("AIRFLOW_CONN_VILLAGE_WAREHOUSE", f"sqlite:///{work / 'data' / 'warehouse.sqlite'}")
+    return api, work
+
+
+def _night(*years: int) -> list[dict]:
+    """What the nightly run does, in this process: ingest, account, report."""
+    lines = pipeline.run_ingest()
+    pipeline.finish_run(lines)
+    for year in years:
+        pipeline.report_year(year)
+    return lines
+
+
+def _awaiting_signoff(api: Api, year: int) -> str:
+    run_id = api.trigger("township_signoff", {"year": year})
+    wait_for(
+        lambda: api.task_state("township_signoff", run_id, "sign_off") == "awaiting_input",
+        300,
+        f"the {year} sign-off to wait for its approver",
+    )
+    return run_id
+
+
+def _finished(api: Api, dag_id: str, run_id: str) -> str:
+    return wait_for(  # type: ignore[return-value]
+        lambda: (state := api.run_state(dag_id, run_id)) in ("success", "failed") and state, 300, f"{dag_id} {run_id}"
+    )
+
+
+def _total(year: int, code: str) -> float | None:
+    return pipeline.compute_year_totals(year)[code].value
+
+
+def _decisions(year: int) -> list[dict]:
+    """The year's sign-off events, oldest first, as analysts read them."""
+    query = text(
+        "SELECT what, who, reason_or_file AS reason FROM v_signoff_audit WHERE year = :year AND event_id IS NOT NULL "
+        "ORDER BY event_id"
+    )
+    with warehouse.get_engine().connect() as connection:
+        return [dict(row._mapping) for row in connection.execute(query, {"year": year})]
+
+
+def _totals_csv(work: Path, year: int) -> str:
+    return (work / "output" / str(year) / "township_totals.csv").read_text(encoding="utf-8-sig")
+
+
+def test_approve_lock_reopen_and_sign_off_again(township: tuple[Api, Path]) -> None:
+    api, work = township
+    _night(*YEARS)
+    engine = warehouse.get_engine()
+    assert "草稿" in _totals_csv(work, 2021)
+
+    run_id = _awaiting_signoff(api, 2021)
+    details = api.call("GET", api.hitl(run_id))
+    assert "2021" in details["subject"] and details["body"]  # the review the approver reads
+    api.call("PATCH", api.hitl(run_id), {"chosen_options": [SIGNOFF_APPROVE], "params_input": {"reason": "已核对"}})
+    assert _finished(api, "township_signoff", run_id) == "success"
+    state = signoff.state(engine, 2021)
+    assert state.locked and state.approved_by == USER
+    assert "定稿" in _totals_csv(work, 2021) and USER in _totals_csv(work, 2021)
+
+    # a corrected file after the sign-off: received and answered, and no total moves
+    before = _total(2021, "REV01")
+    inbox = work / "data" / "inbox" / "2021"
+    original = next(inbox.glob("MT01_*"))
+    corrected = inbox / f"{original.stem}_更正.xlsx"
+    shutil.copy(original, corrected)
+    add_to_value(corrected, "REV01", 2)
+    lines = _night(2021)
+    assert [line["status"] for line in lines if line["file_name"] == corrected.name] == [model.HELD]
+    assert _total(2021, "REV01") == before
+    assert signoff.state(engine, 2021).locked
+
+    # reopened with a reason: the waiting file loads on the next run, and the total moves
+    reopened = api.trigger("township_reopen", {"year": 2021, "reason": "MT01 更正了村集体收入"})
+    assert _finished(api, "township_reopen", reopened) == "success"
+    assert not signoff.state(engine, 2021).locked
+    assert "草稿" in _totals_csv(work, 2021)
+    lines = _night(2021)
+    assert [line["file_name"] for line in lines] == [corrected.name]
+    assert _total(2021, "REV01") == before + 2
+
+    # and signed off again
+    again = _awaiting_signoff(api, 2021)
+    api.call("PATCH", api.hitl(again), {"chosen_options": [SIGNOFF_APPROVE], "params_input": {"reason": ""}})
+    assert _finished(api, "township_signoff", again) == "success"
+    assert signoff.state(engine, 2021).locked
+    assert [row["what"] for row in _decisions(2021)] == ["approved", "reopened", "approved"]
+
+
+def test_send_back_with_a_reason(township: tuple[Api, Path]) -> None:
+    api, work = township
+    _night(*YEARS)
+    run_id = _awaiting_signoff(api, 2020)
+    reason = "白若村贫困户数与上年差异大，请核实后重报"
+    api.call("PATCH", api.hitl(run_id), {"chosen_options": [SIGNOFF_SEND_BACK], "params_input": {"reason": reason}})
+    assert _finished(api, "township_signoff", run_id) == "success"
+    engine = warehouse.get_engine()
+    assert not signoff.state(engine, 2020).locked
+    assert _decisions(2020) == [{"what": "sent_back", "who": USER, "reason": reason}]
+    assert "草稿" in _totals_csv(work, 2020)
+
+
+def test_no_answer_takes_the_configured_default(township: tuple[Api, Path]) -> None:
+    api, _ = township
+    _night(*YEARS)
+    run_id = _awaiting_signoff(api, 2019)  # and nobody answers
+    assert _finished(api, "township_signoff", run_id) == "success"
+    engine = warehouse.get_engine()
+    assert not signoff.state(engine, 2019).locked
+    [decision] = _decisions(2019)
+    assert decision["what"] == "sent_back" and "超时" in decision["reason"] and decision["who"] != USER
