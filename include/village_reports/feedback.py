@@ -435,3 +435,15 @@ def write_feedback(
     for path in names if latest else ():  # the same file: a second name, not a second write
         link_atomically(kept, path)
     return kept
+
+
+def name_latest(out_dir: Path, file: Mapping[str, Any], roster: Roster) -> bool:
+    """Make ``file``'s 回执 (``year``, ``unit_code``, ``submission_id``) its unit's latest
+    again, as it was written: a second name, no second write. False, and nothing done,
+    when it is not written yet: ``write_feedback`` names it the latest when it writes it."""
+    *names, kept = feedback_paths(out_dir, file["year"], file["unit_code"], file["submission_id"], roster)
+    if not kept.exists():
+        return False
+    for path in names:
+        link_atomically(kept, path)
+    return True

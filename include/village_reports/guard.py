@@ -15,7 +15,8 @@ A task waiting for the lock logs ``等待另一运行释放数据仓库锁…`` 
 ``VILLAGE_REPORTS_LOCK_TIMEOUT`` seconds (default an hour) with an error that names the
 lock; Airflow's retries then try again. The lock is re-entrant within a thread.
 
-What it guards (the steps decorated with ``exclusive``), and why:
+What it guards (the steps decorated with ``exclusive`` or ``claiming``, and the two holds
+of ``load_files``), and why:
 
 * ``prepare_warehouse``: two schema migrations at once collide on PostgreSQL (``CREATE
   TABLE IF NOT EXISTS`` and views are not safe to run concurrently).
@@ -29,10 +30,36 @@ What it guards (the steps decorated with ``exclusive``), and why:
   counted and given its 回执 once, as in a single run. A claim is live while its run's
   staging folder was written to within ``CLAIM_LIVE_FOR``; a run that failed and was left
   stops holding its files, and the next run takes them.
-* ``load_files``, the whole step: the batch's transaction and its 回执, including the
-  rewritten 回执 of earlier files that this batch replaced. A 回执 says which file of a
-  unit and year is in force; two batches of the same unit loading at once could each
-  write a 回执 that ignores the other.
+* ``load_files``, in two holds, not the whole step (``village_reports.pipeline``). Step 1
+  holds it for the batch's transaction and the *standings* the commit leaves for the
+  batch's units and years (``warehouse.unit_year_files`` and ``feedback.standings``: which
+  file replaces which, which one's figures stand, which was received last). Step 2 writes
+  the 回执 from those standings without it: the batch's own, and the earlier files' whose
+  standing the batch changed (~4 s a batch of 3,000, which held every other load up).
+  Step 3 holds it again, briefly: the standings anew, and any 回执 step 2 wrote from a
+  standing that no longer holds is written again, from the warehouse; where step 2 made
+  a file the unit's latest 回执 and another file, loaded since, is now the last received,
+  the latest is that file's again. Usually nothing changed, and step 3 is one query.
+
+  Why the 回执 then end as a serial load leaves them, whatever two batches of one unit
+  and year do at once. A 回执 says its file's standing, and the unit's latest 回执 is the
+  last received file's: both change only at a commit, and a load only adds files, so a
+  commit that changes them names a file of the committing batch, and that batch's step 2
+  writes the 回执 it changed (the earlier file it replaced, or its own named the latest).
+  Take the last write of any 回执, and the last commit C that changed what it should say.
+  Written from standings taken after C, it is right. Written from standings taken before
+  C, it is not a step 3's (a step 3 takes its standings and writes under one hold, into
+  which no commit falls), so it is some batch B's step 2; and it landed after C's batch
+  wrote that 回执, so after C. B's step 3, after its step 2, sees C, finds that standing
+  gone, and writes the 回执 again: a later write, which the last is not. So the last
+  write is right. (The latest 回执 is a second name of a file's own copy, taken as the
+  copy is at that moment: a stale copy it takes is some step 2's stale write, which that
+  batch's step 3 writes, and names, again.) The first sketch of this argument had a
+  hole: rewriting a file that is no longer the last received does not take the unit's
+  latest name back from it (it is written as not the latest), and the file now last
+  received may stand where its own batch wrote it, so nothing gave the name back; step 3
+  now does. A load again (``reprocess``) that changes a loaded file's status can change a
+  standing without naming the batch's files; that 回执 stays as it was, as in one run.
 
 Read and validate run without the lock: they touch only the run's own staging folder,
 and validation's history is an idempotent UPSERT.

@@ -14,18 +14,21 @@ import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import closing
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import Engine
+
 from village_reports import guard, intake, model, rules, settings, signoff, staging, totals, warehouse
-from village_reports.feedback import Standing, feedback_paths, standings, write_feedback
+from village_reports.feedback import Standing, feedback_paths, name_latest, standings, write_feedback
 from village_reports.intake import Arrival
-from village_reports.model import ReadResult
+from village_reports.model import Grid, ReadResult
 from village_reports.reader import read_workbook_and_grid
 from village_reports.report import write_outputs
-from village_reports.roster import load_roster
+from village_reports.roster import Roster, load_roster
 from village_reports.rules import load_rules
 from village_reports.totals import TownshipTotal
 
@@ -277,86 +280,190 @@ def validate_batch(batch: BatchRef) -> BatchRef:
     }
 
 
-@guard.exclusive  # the load and its 回执 under the warehouse lock
+Files = dict[tuple[str, int], list[dict[str, Any]]]  # (unit, year) -> its files, oldest first
+Items = list[tuple[Arrival, ReadResult]]
+
+
+@dataclass(frozen=True)
+class Standings:
+    """The files of some units and years as the warehouse had them at one moment, and
+    where each stood then (by submission id). Taken under the warehouse lock, so that no
+    other batch's load falls between the query and what it says."""
+
+    files: Files
+    of: dict[str, Standing]
+
+    @classmethod
+    def now(cls, engine: Engine, pairs: Iterable[tuple[str, int]]) -> Standings:
+        files = warehouse.unit_year_files(engine, pairs)
+        return cls(files, standings(files, load_rules().deadline))
+
+    def latest(self, pair: tuple[str, int]) -> str | None:
+        """The file whose 回执 is the unit's latest for the year: the last one received."""
+        listed = self.files.get(pair)
+        return listed[-1]["submission_id"] if listed else None
+
+
 def load_files(batch: BatchRef, feedback: bool = True) -> list[dict[str, Any]]:
     """Load the batch in one transaction, then write each file's 回执; a line per file.
-    The batch's staged files are deleted once the load has committed."""
+    The batch's staged files are deleted once the load has committed and the 回执 are written.
+
+    The warehouse lock (see village_reports.guard) is held for the load and the standings
+    it leaves (step 1), not while the 回执 are written (step 2: ~4 s a batch, which held
+    other runs' loads up), then briefly again to write again any 回执 that another batch's
+    load, committed meanwhile, made stale (step 3)."""
     engine = warehouse.get_engine()
-    roster = load_roster()
     folder = staging.batch_dir(batch["run"], batch["batch"])
     items = [
         (Arrival(**arrival), result)
         for arrival, result in zip(_batch_arrivals(batch), staging.read_results(folder, "validated"), strict=True)
     ]
-    begun = time.perf_counter()
-    statuses = warehouse.load_submissions(engine, items)
-    loaded = time.perf_counter()
-    grids = staging.read_grids(folder) if feedback else []
-    deadline = load_rules().deadline
-    pairs = {(r.unit_code, a.year) for a, r in items if r.unit_code}
-    files = warehouse.unit_year_files(engine, pairs) if feedback else {}
-    standing = standings(files, deadline)
-    lines = []
-    for n, ((arrival, result), status) in enumerate(zip(items, statuses, strict=True)):
-        if feedback:
-            grid = grids[n] if grids else None
-            this = standing.get(arrival.submission_id) or Standing(deadline(arrival.year))
-            write_feedback(
-                settings.output_dir(),
-                arrival.to_dict(),
-                result,
-                status,
-                roster=roster,
-                grid=grid,
-                standing=this,
-                # batches load in any order: the unit's latest 回执 is its last received file's,
-                # even when that file's batch loaded first
-                latest=this.latest,
-            )
-        unit = roster.get(result.unit_code or "")
-        lines.append(
-            {
-                "submission_id": arrival.submission_id,
-                "file_name": arrival.file_name,
-                "year": arrival.year,
-                "unit_code": result.unit_code,
-                "unit_name": unit.name if unit else result.unit_name,
-                "status": status,
-                "errors": sum(p.severity == "error" for p in result.problems),
-                "warnings": sum(p.severity == "warning" for p in result.problems),
-            }
-        )
+    statuses, seconds, seen = _load(engine, items, feedback)
+    # make bench reads these two figures from the task logs: keep their wording
+    log.info("loaded %d file(s) in %.3f s", len(items), seconds)
+    if seen is not None:
+        begun = time.perf_counter()
+        written = _write_receipts(engine, items, statuses, staging.read_grids(folder), seen)
+        writing = time.perf_counter() - begun
+        writing += _repair_receipts(engine, seen, written)  # its time under the lock: the wait for it is not writing
+        log.info("wrote %d 回执 in %.3f s", len(items), writing)
+    roster, lines = load_roster(), []
+    for (arrival, result), status in zip(items, statuses, strict=True):
+        lines.append(_line(arrival, result, status, roster))
         if status == model.REJECTED:
             log.warning("rejected %s: %s", arrival.file_name, "; ".join(p.message for p in result.problems[:3]))
-    if feedback:
-        _rewrite_replaced(engine, files, standing, {a.submission_id for a, _ in items})
-    # make bench reads these two figures from the task logs: keep their wording
-    log.info("loaded %d file(s) in %.3f s", len(items), loaded - begun)
-    if feedback:
-        log.info("wrote %d 回执 in %.3f s", len(items), time.perf_counter() - loaded)
     staging.remove(folder)
     return lines
 
 
+def _load(engine: Engine, items: Items, feedback: bool) -> tuple[list[str], float, Standings | None]:
+    """Step 1, under the lock: the batch's transaction, then (for the 回执) the standings
+    of its units' files for their years as the commit left them. The statuses, the
+    seconds the load took, and the standings (``None`` without 回执)."""
+    with guard.warehouse_lock():
+        begun = time.perf_counter()
+        statuses = warehouse.load_submissions(engine, items)
+        seconds = time.perf_counter() - begun
+        seen = Standings.now(engine, {(r.unit_code, a.year) for a, r in items if r.unit_code}) if feedback else None
+    return statuses, seconds, seen
+
+
+def _write_receipts(
+    engine: Engine, items: Items, statuses: Sequence[str], grids: Sequence[Grid | None], seen: Standings
+) -> dict[str, Standing]:
+    """Step 2, without the lock: each file's 回执, and the earlier files' whose standing a
+    file of the batch changed, all from ``seen``. Another batch may load meanwhile; step 3
+    finds what that changed. The standing each 回执 was written from, by submission id."""
+    roster, deadline = load_roster(), load_rules().deadline
+    written: dict[str, Standing] = {}
+    for n, ((arrival, result), status) in enumerate(zip(items, statuses, strict=True)):
+        this = seen.of.get(arrival.submission_id) or Standing(deadline(arrival.year))  # no unit: its own name only
+        write_feedback(
+            settings.output_dir(),
+            arrival.to_dict(),
+            result,
+            status,
+            roster=roster,
+            grid=grids[n] if grids else None,
+            standing=this,
+            # batches load in any order: the unit's latest 回执 is its last received file's,
+            # even when that file's batch loaded first
+            latest=this.latest,
+        )
+        written[arrival.submission_id] = this
+    return written | _rewrite_replaced(engine, seen.files, seen.of, set(written))
+
+
+def _repair_receipts(engine: Engine, seen: Standings, written: Mapping[str, Standing]) -> float:
+    """Step 3, under the lock again, briefly: the standings of the same units and years
+    now. A 回执 that step 2 wrote from a standing that no longer holds (another batch's
+    load committed in between) is written again, from the warehouse as ``_rewrite_replaced``
+    writes; a unit's latest 回执 that step 2 gave to a file no longer the last received
+    is given back to the last one. Usually nothing changed and this is one query. The
+    seconds it took, less the wait for the lock."""
+    roster = load_roster()
+    with guard.warehouse_lock():
+        begun = time.perf_counter()
+        now = Standings.now(engine, seen.files)
+        for file in _stale(now, written):
+            _write_stored(engine, file, now.of[file["submission_id"]], roster)
+            log.info("回执 of %s written again: a batch loaded meanwhile changed where it stands", file["file_name"])
+        for file in _latest_moved(seen, now, written):
+            # a second name for the copy its own batch wrote: that batch committed after
+            # this one, so wrote it from where it stands now; not written yet, it is
+            # named the latest when that batch writes it
+            if name_latest(settings.output_dir(), file, roster):
+                log.info("%s named the unit's latest 回执 again: it loaded after this batch's", file["file_name"])
+        return time.perf_counter() - begun
+
+
+def _stale(now: Standings, written: Mapping[str, Standing]) -> list[dict[str, Any]]:
+    """The files whose 回执 step 2 wrote from a standing other than ``now``'s. Compared
+    whole, by value: a difference the 回执 does not show (``is_current`` of a file it
+    names) costs a write, never a wrong 回执."""
+    return [
+        file
+        for listed in now.files.values()
+        for file in listed
+        if file["submission_id"] in written and written[file["submission_id"]] != now.of[file["submission_id"]]
+    ]
+
+
+def _latest_moved(seen: Standings, now: Standings, written: Mapping[str, Standing]) -> list[dict[str, Any]]:
+    """The last received file of each unit and year whose latest 回执 step 2 gave to
+    another file, the last one then: a file received later loaded in between. Rewriting
+    that other file (``_stale``) does not take the name back, as it is not the latest."""
+    moved = []
+    for pair, listed in now.files.items():
+        then = seen.latest(pair)
+        if then in written and listed and listed[-1]["submission_id"] != then:
+            moved.append(listed[-1])
+    return moved
+
+
+def _line(arrival: Arrival, result: ReadResult, status: str, roster: Roster) -> dict[str, Any]:
+    """What load_files says of one file."""
+    unit = roster.get(result.unit_code or "")
+    return {
+        "submission_id": arrival.submission_id,
+        "file_name": arrival.file_name,
+        "year": arrival.year,
+        "unit_code": result.unit_code,
+        "unit_name": unit.name if unit else result.unit_name,
+        "status": status,
+        "errors": sum(p.severity == "error" for p in result.problems),
+        "warnings": sum(p.severity == "warning" for p in result.problems),
+    }
+
+
+def _write_stored(engine: Engine, file: dict[str, Any], standing: Standing, roster: Roster) -> None:
+    """An earlier-loaded file's 回执 written again from what the warehouse stored for the
+    file (a row of ``unit_year_files``): it is not read or judged again."""
+    result = warehouse.stored_result(engine, file["submission_id"], file["file_name"])
+    write_feedback(
+        settings.output_dir(), file, result, file["status"], roster=roster, standing=standing, latest=standing.latest
+    )
+
+
 def _rewrite_replaced(
-    engine: Any, files: dict[tuple[str, int], list[dict[str, Any]]], standing: dict[str, Standing], batch: set[str]
-) -> None:
+    engine: Engine, files: Files, standing: Mapping[str, Standing], batch: set[str]
+) -> dict[str, Standing]:
     """An earlier-loaded file's 回执, written again when a file of this batch changed where
     it stands: it replaced the file, or (batches load in any order) the file replaces it,
-    or its figures are the ones that stand for a rejected file. Rebuilt from what the
-    warehouse stored for the file: it is not read or judged again."""
+    or its figures are the ones that stand for a rejected file. The standing each was
+    written from, by submission id."""
     roster = load_roster()
+    written: dict[str, Standing] = {}
     for listed in files.values():
         for file in listed:
             this = standing[file["submission_id"]]
             named = {(f or {}).get("submission_id") for f in (this.replaces, this.replaced_by, this.in_force)}
             if file["submission_id"] in batch or not named & batch:
                 continue
-            result = warehouse.stored_result(engine, file["submission_id"], file["file_name"])
-            write_feedback(
-                settings.output_dir(), file, result, file["status"], roster=roster, standing=this, latest=this.latest
-            )
+            _write_stored(engine, file, this, roster)
+            written[file["submission_id"]] = this
             log.info("回执 of %s written again: a file loaded since changed where it stands", file["file_name"])
+    return written
 
 
 def failed_steps_message(states: Mapping[str, str | None], faults: Sequence[str] = ()) -> str:
