@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import marshal
 import os
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -29,6 +29,17 @@ LOCAL_ZONE = ZoneInfo(REPORTING_TIMEZONE)
 def local_time(iso_utc: str | None) -> str:
     """An ISO 8601 UTC time as the township reads it: 'YYYY-MM-DD HH:MM', Beijing time."""
     return datetime.fromisoformat(iso_utc).astimezone(LOCAL_ZONE).strftime("%Y-%m-%d %H:%M") if iso_utc else ""
+
+
+# The nightly run starts at 02:00 and took 3.5 minutes for 24,000 files (docs/benchmarks.md);
+# two retries of a failed step add ten. Four hours: a night not done by 06:00 is alerted.
+NIGHTLY_LATE_MINUTES = 240
+
+
+def nightly_late_after() -> timedelta:
+    """How long after it is queued a nightly run may go unfinished before the deadline
+    alert fires; ``VILLAGE_REPORTS_NIGHTLY_LATE_MINUTES`` changes it (read when the DAG is parsed)."""
+    return timedelta(minutes=float(os.environ.get("VILLAGE_REPORTS_NIGHTLY_LATE_MINUTES") or NIGHTLY_LATE_MINUTES))
 
 
 def _path(variable: str, default: Path) -> Path:
