@@ -60,15 +60,20 @@ def test_a_notification_that_fails_shows_but_leaves_the_night_green(tmp_path: Pa
         tmp_path, json.dumps({"conn_type": "apprise", "extra": {"config": {"path": closed}}})
     )
     output = _dags_test(env, "village_reports")
-    assert "未能全部发出" in output  # the task's error, once per try
+    assert "未能全部发出" in output  # notify_rejections's error
     assert "只有通知未能发出（notify_rejections）" in output
-    runs = json.loads(airflow_cli(env, "dags", "list-runs", "village_reports", "-o", "json").splitlines()[-1])
-    [run] = runs
+    [run] = _finished_runs(env) or [{}]
     states = json.loads(
         airflow_cli(env, "tasks", "states-for-dag-run", "village_reports", run["run_id"], "-o", "json").splitlines()[-1]
     )
     assert {s["task_id"]: s["state"] for s in states}["notify_rejections"] == "failed"
     assert run["state"] == "success"
+
+
+def _finished_runs(env: dict[str, str]) -> list[dict] | None:
+    output = airflow_cli(env, "dags", "list-runs", "village_reports", "-o", "json")
+    runs = json.loads(next((line for line in output.splitlines() if line.startswith("[")), "[]"))
+    return runs if runs and all(r["state"] in ("success", "failed") for r in runs) else None
 
 
 @pytest.mark.slow
@@ -94,6 +99,8 @@ def test_a_nightly_run_that_is_late_fires_the_deadline_alert(tmp_path: Path, rec
         wait_for(lambda: "village_reports" in airflow_cli(env, "dags", "list", "-o", "plain"), 180, "the DAG processor")
         airflow_cli(env, "dags", "unpause", "village_reports")  # its latest night starts at once
         [alert] = wait_for(lambda: receiver.titled("超时"), 300, "the deadline alert")  # type: ignore[misc]
+        [run] = wait_for(lambda: _finished_runs(env), 300, "the nightly run")  # type: ignore[misc]
+    assert run["state"] == "success"  # a missed deadline alerts; it does not fail the run
     assert alert["title"] == "毛田镇夜间入库超时"
     assert alert["message"].startswith("夜间入库（village_reports，scheduled__")
     assert "仍未完成" in alert["message"]
