@@ -139,3 +139,48 @@ def totals_in_a_warehouse(
     warehouse.load_submissions(engine, files)
     computed = totals.compute_year(engine, year, catalogue, roster)
     return computed, [dict(row) for row in totals.sources(engine, year)]
+
+
+class Receiver:
+    """An HTTP server on 127.0.0.1 that keeps what Apprise's ``json://`` target posts: a
+    channel of the notification connection that a test can read."""
+
+    def __init__(self) -> None:
+        import http.server
+        import json
+        import threading
+
+        self.messages: list[dict[str, Any]] = []
+        received = self.messages
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                received.append(json.loads(body.decode("utf-8")))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:  # no access log on stderr
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"json://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def connection(self, *extra_urls: str) -> str:
+        """``AIRFLOW_CONN_VILLAGE_REPORTS_NOTIFY``'s value: an Apprise connection to this server."""
+        import json
+
+        config = [{"path": url} for url in (self.url, *extra_urls)]
+        return json.dumps({"conn_type": "apprise", "extra": {"config": config}})
+
+    def titled(self, fragment: str) -> list[dict[str, Any]]:
+        return [m for m in self.messages if fragment in m.get("title", "")]
+
+
+@pytest.fixture
+def receiver() -> Iterable[Receiver]:
+    server = Receiver()
+    yield server
+    server.server.shutdown()
+    server.server.server_close()

@@ -14,7 +14,7 @@ import statistics
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,8 @@ from village_reports.roster import Roster, load_roster
 from village_reports.settings import LOCAL_ZONE, read_yaml
 
 RULES_FILE = DATA_DIR / "rules.yaml"
+# 31 March less 90 days is 1 January: a longer window would open before the year ended
+MAX_REMINDER_DAYS = 90
 MISSING_STRATEGIES = ("skip_if_any_missing", "skip_if_all_missing", "never_skip")
 _OPERATORS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt, "==": operator.eq}
 _ARITHMETIC = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
@@ -57,6 +59,7 @@ class Relation:
 class Rules:
     deadline_month: int
     deadline_day: int
+    reminder_days: int  # the reminder names who is missing from this many days before the deadline
     confirmable: frozenset[str]  # exact problem codes a note in 说明（备注） confirms
     outlier_severity: str
     peers: Mapping[str, float]
@@ -67,6 +70,10 @@ class Rules:
         """When reporting year ``year`` is due, as ISO 8601 UTC (end of the day in Shanghai)."""
         local = datetime(year + 1, self.deadline_month, self.deadline_day, 23, 59, 59, tzinfo=LOCAL_ZONE)
         return local.astimezone(UTC).isoformat(timespec="seconds")
+
+    def deadline_date(self, year: int) -> date:
+        """The last day (in Shanghai) on which reporting year ``year`` is on time."""
+        return date(year + 1, self.deadline_month, self.deadline_day)
 
     def is_confirmable(self, code: str) -> bool:
         return code in self.confirmable
@@ -112,6 +119,8 @@ def _relation(raw: Mapping[str, Any]) -> Relation:
 
 def check_rules(rules: Rules, catalogue: Catalogue) -> list[str]:
     errors = []
+    if not 0 <= rules.reminder_days <= MAX_REMINDER_DAYS:
+        errors.append(f"reminder_days must be 0 to {MAX_REMINDER_DAYS}, not {rules.reminder_days}")
     for relation in rules.relations:
         unknown = relation.codes - set(catalogue.codes)
         if unknown:
@@ -141,6 +150,7 @@ def load_rules(path: Path = RULES_FILE) -> Rules:
     rules = Rules(
         deadline_month=int(raw["submission_deadline"]["month"]),
         deadline_day=int(raw["submission_deadline"]["day"]),
+        reminder_days=int(raw["reminder_days"]),
         confirmable=frozenset(raw["confirmable"]),
         outlier_severity=raw["outliers"]["severity"],
         peers=raw["outliers"]["peers"],

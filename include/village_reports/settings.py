@@ -57,6 +57,17 @@ def signoff_on_timeout() -> str:
     return answer
 
 
+# The nightly run starts at 02:00 and took 3.5 minutes for 24,000 files (docs/benchmarks.md);
+# two retries of a failed step add ten. Four hours: a night not done by 06:00 is alerted.
+NIGHTLY_LATE_MINUTES = 240
+
+
+def nightly_late_after() -> timedelta:
+    """How long after it is queued a nightly run may go unfinished before the deadline
+    alert fires; ``VILLAGE_REPORTS_NIGHTLY_LATE_MINUTES`` changes it (read when the DAG is parsed)."""
+    return timedelta(minutes=float(os.environ.get("VILLAGE_REPORTS_NIGHTLY_LATE_MINUTES") or NIGHTLY_LATE_MINUTES))
+
+
 def _path(variable: str, default: Path) -> Path:
     return Path(os.environ.get(variable) or default)
 

@@ -27,6 +27,7 @@ def test_dags_import_without_errors(dagbag) -> None:
         "township_report",
         "township_signoff",
         "township_reopen",
+        "village_reminders",
     }
 
 
@@ -100,3 +101,36 @@ def test_dag_files_do_no_work_at_import(path: Path) -> None:
             module = node.module if isinstance(node, ast.ImportFrom) else node.names[0].name
             allowed = {"__future__", "airflow", "pendulum", "datetime", "typing"}
             assert module.split(".")[0] in allowed or module == "village_reports.settings", module
+
+
+def test_reminders_are_daily_at_nine_in_local_time(dagbag) -> None:
+    reminders = dagbag.dags["village_reminders"]
+    assert reminders.timetable.expression == "0 9 * * *"
+    assert str(reminders.timetable.timezone) == REPORTING_TIMEZONE
+    assert reminders.task_ids == ["send_reminders"]
+
+
+def test_the_nightly_run_sends_its_rejections_after_publish(dagbag) -> None:
+    nightly = dagbag.dags["village_reports"]
+    assert nightly.get_task("notify_rejections").upstream_task_ids == {"publish"}
+    assert "notify_rejections" not in dagbag.dags["village_reports_annual"].task_ids
+
+
+def test_a_late_night_fires_a_deadline_alert_that_survives_serialization(dagbag) -> None:
+    from datetime import timedelta
+
+    from airflow.sdk import DeadlineReference, SyncCallback
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    from village_reports import settings
+
+    [alert] = dagbag.dags["village_reports"].deadline
+    assert alert.reference == DeadlineReference.DAGRUN_QUEUED_AT
+    assert alert.interval == settings.nightly_late_after() == timedelta(hours=4)
+    assert isinstance(alert.callback, SyncCallback)  # runs on the executor: no triggerer needed
+    assert alert.callback.path == "village_reports.notify.deadline_missed"
+    assert alert.callback.kwargs == {"kind": "nightly"}
+    serialized = DagSerialization.to_dict(dagbag.dags["village_reports"])
+    assert DagSerialization.from_dict(serialized).deadline
+    for dag_id in ("village_reports_annual", "township_report", "village_reminders", "township_reopen"):
+        assert not dagbag.dags[dag_id].deadline, dag_id

@@ -130,3 +130,11 @@ def test_a_note_confirms_a_flagged_figure_and_is_kept() -> None:
 
 def test_deadline_is_end_of_day_in_shanghai() -> None:
     assert load_rules().deadline(2021) == "2022-03-31T15:59:59+00:00"
+
+
+def test_the_reminder_window_is_bounded(catalogue) -> None:
+    rules = load_rules()
+    assert rules.reminder_days == 14 and str(rules.deadline_date(2021)) == "2022-03-31"
+    assert check_rules(dataclasses.replace(rules, reminder_days=120), catalogue) == [
+        "reminder_days must be 0 to 90, not 120"
+    ]
