@@ -3,6 +3,7 @@ the work is in village_reports.signoff; the human step is Airflow's HITLOperator
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pendulum
@@ -27,7 +28,8 @@ who is missing or late, and the open warnings:
   and changes no total until the year is reopened (DAG `township_reopen`).
 * **退回** (write the reason in 理由) records who sent the year back and why; it stays 草稿.
 
-Both are recorded in the warehouse (`v_signoff_audit`). With no answer within the
+Both are recorded in the warehouse (`v_signoff_audit`). A sign-off still waiting two days
+after it was started sends a reminder through the `village_reports_notify` connection. With no answer within the
 response timeout (`VILLAGE_REPORTS_SIGNOFF_TIMEOUT_HOURS`, default 168), the configured
 default (`VILLAGE_REPORTS_SIGNOFF_ON_TIMEOUT`, default 退回) is recorded as the answer
 of nobody. An approval is refused when a file loaded after the review changed the totals:
@@ -73,6 +75,14 @@ def reopen_year(params: dict | None = None, dag_run: Any = None, run_id: str | N
         return pipeline.reopen_year(int(params["year"]), actor, str(params.get("reason") or ""), run_id=run_id)
 
 
+def _waiting_too_long_alert() -> Any:
+    """A deadline alert when a sign-off has waited too long for its approver (two days:
+    well before the response timeout takes the default), through the notify connection."""
+    from village_reports import notify
+
+    return notify.signoff_deadline_alert()
+
+
 @dag(
     dag_id="township_signoff",
     schedule=None,
@@ -83,6 +93,7 @@ def reopen_year(params: dict | None = None, dag_run: Any = None, run_id: str | N
     params={"year": Param(type="integer", minimum=2000, maximum=2100, title="报告年度")},
     tags=TAGS,
     doc_md=SIGNOFF_DOC,
+    deadline=_waiting_too_long_alert(),
 )
 def township_signoff() -> None:
     reviewed = review_year()
@@ -99,6 +110,9 @@ def township_signoff() -> None:
             )
         },
         response_timeout=signoff_response_timeout(),
+        # Airflow 3.3 may lose an answer given within moments of the question (the parked
+        # try's exit is then taken for a vanished task): the retry asks again, soon
+        retry_delay=timedelta(seconds=30),
     )
     reviewed >> sign_off
     record_decision(reviewed, sign_off.output)

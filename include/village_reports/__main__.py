@@ -82,7 +82,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     """The warehouse at a glance: completeness per year and the headline totals."""
     from sqlalchemy.exc import DBAPIError
 
-    from village_reports import settings, warehouse
+    from village_reports import settings, signoff, warehouse
 
     engine = warehouse.get_engine()
     print(f"数据仓库（warehouse）：{engine.url.render_as_string(hide_password=True)}")
@@ -96,9 +96,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         print("仓库里还没有任何年度的数据：请先运行 make run，或在 Airflow 中运行 village_reports。")
         return 1
     for row in completeness:
+        label = signoff.state(engine, row["year"]).label()  # 草稿 or 定稿, as the outputs say
         print(
             f"{row['year']}年：应报 {row['units_expected']} 个单位，数据在用 {row['units_with_figures']} 个，"
-            f"缺报 {row['units_missing']} 个，退回 {row['units_rejected']} 个"
+            f"缺报 {row['units_missing']} 个，退回 {row['units_rejected']} 个；{label}"
         )
     for row in headline:
         # a year whose files were all sent back has no figure in force: say so, never "0"
@@ -164,7 +165,20 @@ def cmd_signoff_status(args: argparse.Namespace) -> int:
         return 1
     for year in years:
         print(f"{year}年：{signoff.state(engine, year).label() if year in known else '尚无数据'}")
+        if args.audit and year in known:
+            for row in warehouse.signoff_audit(engine, year):
+                what = AUDIT_WHAT.get(row["what"], row["what"])
+                print(f"  {row['happened_at_beijing']}  {what}  {row['who']}  {row['reason_or_file'] or ''}".rstrip())
     return 0
+
+
+AUDIT_WHAT = {
+    "approved": "审核通过",
+    "sent_back": "退回",
+    "reopened": "重新开放",
+    "received_late": "逾期报送",
+    "received_after_signoff": "定稿后收到",
+}  # v_signoff_audit.what, as the statistician reads it
 
 
 def _chinese(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -206,6 +220,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     command("status", "仓库概况：各年度报送完整性和主要合计数")
     status = command("signoff-status", "各年度的审核定稿状态（草稿或定稿）")
     status.add_argument("--year", type=int, help="只看这一年度")
+    status.add_argument(
+        "--audit", action="store_true", help="并列出审核记录：审核、退回、重新开放和逾期、定稿后收到的文件"
+    )
     command("upgrade", "把数据仓库的表结构升级到最新版本（建于迁移之前的仓库先按基线登记），再重建视图")
     dictionary = command("dictionary", "由指标目录生成数据字典")
     dictionary.add_argument("--out", default="output/data_dictionary.md", help="数据字典文件")

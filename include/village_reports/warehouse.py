@@ -358,6 +358,12 @@ def timeliness(engine: Engine, year: int) -> list[dict[str, Any]]:
         return [dict(row) for row in connection.execute(sql("dml/select_timeliness")[0], {"year": year}).mappings()]
 
 
+def signoff_audit(engine: Engine, year: int) -> list[dict[str, Any]]:
+    """The year's sign-offs, send-backs, reopenings and late files, oldest first."""
+    with engine.connect() as connection:
+        return [dict(row) for row in connection.execute(sql("dml/select_signoff_audit")[0], {"year": year}).mappings()]
+
+
 FACT_COLUMNS = ("submission_id", "indicator_code", "unit_code", "year", "value", "raw_text", "sheet", "cell", "note")
 
 

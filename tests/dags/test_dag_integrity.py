@@ -134,3 +134,12 @@ def test_a_late_night_fires_a_deadline_alert_that_survives_serialization(dagbag)
     assert DagSerialization.from_dict(serialized).deadline
     for dag_id in ("village_reports_annual", "township_report", "village_reminders", "township_reopen"):
         assert not dagbag.dags[dag_id].deadline, dag_id
+
+
+def test_a_signoff_waiting_too_long_fires_a_deadline_alert(dagbag) -> None:
+    signoff = dagbag.dags["township_signoff"]
+    [alert] = signoff.deadline
+    assert alert.callback.path == "village_reports.notify.deadline_missed"
+    assert alert.callback.kwargs == {"kind": "signoff"}
+    human_step = signoff.get_task("sign_off")
+    assert alert.interval < human_step.response_timeout  # it warns before the default answer is taken
