@@ -63,6 +63,7 @@ class Indicator:
     quote: str | None = None
     quoted: bool = True
     required: bool = True  # a blank is listed in the 回执 and counts against completeness; false: silent
+    key: bool = False  # a key figure: in its section's table of the annual report, and charted over the years
     numerator: str | None = None
     denominator: str | None = None
     scale: float = 1.0
@@ -163,6 +164,10 @@ class Catalogue:
     def in_section(self, section_code: str) -> tuple[Indicator, ...]:
         return tuple(i for i in self.indicators if i.section == section_code)
 
+    def key_figures(self, section_code: str | None = None) -> tuple[Indicator, ...]:
+        """The key figures (``key: true``), of one section or of all, in catalogue order."""
+        return tuple(i for i in self.indicators if i.key and section_code in (None, i.section))
+
 
 def _indicator(raw: dict[str, Any]) -> Indicator:
     fields = dict(raw)
@@ -226,6 +231,9 @@ def check_catalogue(catalogue: Catalogue) -> list[str]:
             parts = (ind.condition or "").split()
             if len(parts) != 2 or parts[0] not in CONDITION_OPERATORS:
                 errors.append(f"{where}: condition must read like '> 0'")
+    for section in catalogue.sections:  # each section's table in the annual report needs a row
+        if not catalogue.key_figures(section.code):
+            errors.append(f"section {section.code} ({section.name}): no indicator has key: true")
     return errors
 
 

@@ -76,3 +76,10 @@ def test_data_dictionary_lists_every_indicator_with_its_rule(catalogue: Catalogu
     for ind in catalogue.indicators:
         assert f"| {ind.code} | {ind.name} |" in text
     assert "SOC04 ÷ SOC03 × 100" in text and "LIV03 > 0" in text
+
+
+def test_every_section_has_key_figures_for_its_table(catalogue: Catalogue) -> None:
+    assert {i.section for i in catalogue.key_figures()} == {s.code for s in catalogue.sections}
+    no_key = tuple(dataclasses.replace(i, key=False) if i.section == "SAF" else i for i in catalogue.indicators)
+    errors = check_catalogue(dataclasses.replace(catalogue, indicators=no_key))
+    assert errors == ["section SAF (安全生产): no indicator has key: true"]
