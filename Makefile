@@ -73,12 +73,14 @@ test: install
 	$(BIN)/pytest
 
 # System packages some tests need: LibreOffice re-saves workbooks as villages do and prints
-# them to PDF, poppler reads the PDF back (pdftotext, pdffonts), and a Chinese font prints
+# them to PDF (Calc), Writer prints annual_report.docx to PDF (its library, libswlo.so, is
+# how it shows), poppler reads the PDF back (pdftotext, pdffonts), and a Chinese font prints
 # the Chinese. Each is checked on its own; only what is missing is installed.
 # CI runs this; on a developer's machine those tests skip when a tool is missing.
 system-deps:
 	@missing=""; \
 	command -v soffice >/dev/null || missing="$$missing libreoffice-calc-nogui"; \
+	test -e /usr/lib/libreoffice/program/libswlo.so || missing="$$missing libreoffice-writer-nogui"; \
 	{ command -v pdftotext && command -v pdffonts; } >/dev/null || missing="$$missing poppler-utils"; \
 	fc-list :lang=zh family 2>/dev/null | grep -q . || missing="$$missing fonts-noto-cjk"; \
 	if [ -n "$$missing" ]; then \

@@ -19,7 +19,7 @@ whose figures that run changed (the asset event's `extra` names them): a night w
 new files rewrites nothing. Triggered by hand, it does every year. For each year it
 computes the township totals by each indicator's aggregation rule (from the figures in
 force), with completeness, stores them with their provenance, and writes
-`output/<year>/township_totals.csv`, `township_totals.xlsx` and `annual_report.md`.
+`output/<year>/township_totals.csv`, `township_totals.xlsx`, `annual_report.docx` and `annual_report.md`.
 """
 
 

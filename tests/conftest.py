@@ -38,6 +38,20 @@ def require_tool(name: str) -> str:
     return path
 
 
+WRITER_LIBRARY = Path("/usr/lib/libreoffice/program/libswlo.so")  # what Writer adds to LibreOffice
+
+
+def require_writer() -> str:
+    """soffice with Writer (a .docx to PDF needs it; Calc alone converts nothing, silently);
+    skipped locally when missing, a failure in CI."""
+    soffice = require_tool("soffice")
+    if not WRITER_LIBRARY.exists():
+        if IN_CI:
+            pytest.fail("LibreOffice Writer is required in CI (make system-deps installs libreoffice-writer-nogui)")
+        pytest.skip("LibreOffice Writer not installed (make system-deps)")
+    return soffice
+
+
 def libreoffice_convert(source: Path, target: str, out_dir: Path) -> Path:
     """``source`` saved by LibreOffice as ``target`` (xlsx, ods, pdf…) into ``out_dir``,
     with a profile of its own under ``out_dir``; the converted file's path."""
@@ -130,8 +144,16 @@ def totals_in_a_warehouse(
     files = []
     for n, (unit, unit_records) in enumerate(sorted(by_unit.items())):
         name = f"{unit}_{year}.xlsx"
+        ids = f"{year}-{n}"  # several years may share one warehouse
         arrival = Arrival(
-            name, year, f"content-{n}", f"submission-{n}", 1, name, f"{year + 1}-01-05T02:00:00+00:00", f"receipt-{n}"
+            name,
+            year,
+            f"content-{ids}",
+            f"submission-{ids}",
+            1,
+            name,
+            f"{year + 1}-01-05T02:00:00+00:00",
+            f"receipt-{ids}",
         )
         files.append(
             (arrival, ReadResult(name, unit_code=unit, year=year, sheet=unit_records[0].sheet, records=unit_records))

@@ -28,6 +28,10 @@ def cmd_templates(args: argparse.Namespace) -> int:
         for unit in load_roster().units:
             write_template(Path(args.out) / str(year), unit, year)
     print(f"blank templates written under {args.out}/<year>/")
+    # the annual report's Word template, for the office to copy and edit (generated, never committed)
+    from village_reports.docx_template import write_template as write_report_template
+
+    print(f"annual report template written to {write_report_template(Path(args.out))}")
     return 0
 
 
@@ -107,7 +111,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         if row["value"] is not None and row["units_reported"] < row["units_expected"]:
             value += f"（应报 {row['units_expected']} 个单位，已报 {row['units_reported']} 个）"
         print(f"  {row['year']} {row['indicator_name']}：{value}")
-    print(f"汇总结果：{settings.output_dir()}/<年度>/township_totals.csv、township_totals.xlsx、annual_report.md")
+    print(
+        f"汇总结果：{settings.output_dir()}/<年度>/township_totals.csv、township_totals.xlsx、annual_report.docx、annual_report.md"
+    )
     return 0
 
 
@@ -204,7 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             commands.add_parser(name, help=summary, description=summary, formatter_class=_ChineseHelp, add_help=False)
         )
 
-    templates = command("templates", "为名册中每个单位生成空白模板")
+    templates = command("templates", "为名册中每个单位生成空白模板，并生成年度工作总结的 Word 模板")
     templates.add_argument("--out", default="output/templates", help="模板写入的文件夹，按年度分子文件夹")
     templates.add_argument("--years", help="年度，逗号分隔，如 2021,2022；不填则为示例数据的年度")
     samples = command("samples", "在空收件箱中写入示例报表（收件箱里已有文件时不写）")

@@ -645,6 +645,7 @@ def report_year(year: int, out_dir: Path | None = None) -> dict[str, Any]:
             unit_values=warehouse.current_values_by_unit(engine, year),
             timeliness=warehouse.timeliness(engine, year),
             signoff_label=signed.label(),
+            previous=warehouse.previous_totals(engine, year),
         )
     return {
         "year": year,

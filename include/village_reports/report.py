@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import csv
 import math
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +80,7 @@ def sentence(value: float, indicator: Indicator) -> str:
 
 
 # ---------------------------------------------------------------------------------------
-# Outputs for one year: township_totals.csv, township_totals.xlsx, annual_report.md
+# Outputs for one year: township_totals.csv, township_totals.xlsx, annual_report.md (and .docx)
 
 
 def _display(value: float | None, indicator: Indicator) -> str:
@@ -86,34 +88,70 @@ def _display(value: float | None, indicator: Indicator) -> str:
 
 
 SOURCES_FILE = "township_total_sources.csv"
-INLINE_SOURCES = 40  # units: beyond this the report points to SOURCES_FILE instead of listing cells
 
 
-def write_sources_csv(path: Path, sources: Iterable[Mapping[str, Any]]) -> dict[str, str]:
-    """Every cell behind every total, streamed to CSV; returns, per total, the provenance
-    text for the report (the cells themselves, or a pointer when there are too many).
-    ``sources`` come grouped by total and ordered by unit, so units are counted as they
-    change, never held."""
-    listed: dict[str, list[str]] = {}
-    units: dict[str, int] = {}
-    last: tuple[str, str] | None = None
+@dataclass
+class SourceTally:
+    """Where one source of one total was reported: how many villages and whether 镇本级,
+    and in which cells (a clerk who inserted a row moves a figure down)."""
+
+    villages: int = 0
+    township: bool = False
+    cells: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    def describe(self) -> str:
+        """'18个村（居）填报表 F7', '镇本级填报表 F5'; cells elsewhere are counted, not listed."""
+        who = "、".join([f"{self.villages}个村（居）"] * bool(self.villages) + ["镇本级"] * self.township)
+        (sheet, cell), usual = self.cells.most_common(1)[0]
+        elsewhere = self.cells.total() - usual
+        return f"{who}{sheet} {cell}" + (f"（其中{elsewhere}个单位在其他单元格）" if elsewhere else "")
+
+
+_CONDITION_WORDS = {"==": "为", "!=": "不为", ">": "大于", ">=": "不小于", "<": "小于", "<=": "不大于"}
+
+
+def source_brief(indicator: Indicator, tallies: Mapping[str, SourceTally]) -> str:
+    """The sources of one total in a line, for the report's appendix (docx and Markdown
+    alike): who reported it and where in the template; the cells one by one are in
+    SOURCES_FILE. A ratio names both parts, a count of units its condition."""
+    if not tallies:
+        return "暂无填报"
+    parts = []
+    for source_code, tally in tallies.items():
+        text = tally.describe()
+        if indicator.aggregation == "count_units" and indicator.condition:
+            op, threshold = indicator.condition.split()
+            text = f"{source_code}{_CONDITION_WORDS.get(op, op)}{threshold}的{text}"
+        elif source_code != indicator.code:
+            text = f"{source_code}：{text}"
+        parts.append(text)
+    return "；".join(parts)
+
+
+def write_sources_csv(
+    path: Path, sources: Iterable[Mapping[str, Any]], roster: Roster | None = None
+) -> dict[str, dict[str, SourceTally]]:
+    """Every cell behind every total, streamed to CSV; returns, per total and source, the
+    tally ``source_brief`` words. Rows are tallied as they stream, never held: memory grows
+    with the indicators and the cells they use, not with the units."""
+    roster = roster or load_roster()
+    tallies: dict[str, dict[str, SourceTally]] = {}
     with replacing(path) as partial, partial.open("w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["indicator_code", "unit_code", "unit_name", "source_code", "value", "sheet", "cell"])
         for row in sources:
-            code = row["indicator_code"]
+            code, source = row["indicator_code"], row["source_code"]
             name = row["unit_name"] or row["unit_code"]
             value = f"{row['value']:.10g}"  # 289 and 72.5, as the clerk wrote them; never 289.0
-            writer.writerow([code, row["unit_code"], name, row["source_code"], value, row["sheet"], row["cell"]])
-            if (code, row["unit_code"]) != last:
-                units[code] = units.get(code, 0) + 1
-                last = (code, row["unit_code"])
-            if units[code] <= INLINE_SOURCES:
-                listed.setdefault(code, []).append(f"{name} {row['sheet']}!{row['cell']}")
-    return {
-        code: "；".join(listed[code]) if count <= INLINE_SOURCES else f"{count}个单位的单元格，见 {SOURCES_FILE}"
-        for code, count in units.items()
-    }
+            writer.writerow([code, row["unit_code"], name, source, value, row["sheet"], row["cell"]])
+            tally = tallies.setdefault(code, {}).setdefault(source, SourceTally())
+            unit = roster.get(row["unit_code"])
+            if unit is not None and unit.reporter == "township":
+                tally.township = True
+            else:
+                tally.villages += 1
+            tally.cells[row["sheet"], row["cell"]] += 1
+    return tallies
 
 
 def write_totals_csv(
@@ -293,45 +331,199 @@ def _display_width(text: str) -> int:
     return len(text) + (len(text.encode("utf-8")) - len(text)) // 2
 
 
-def render_annual_report(
-    year: int,
-    totals: dict[str, TownshipTotal],
-    catalogue: Catalogue,
-    sources: Mapping[str, str] | None = None,
-    roster: Roster | None = None,
-    signoff_label: str = "",
-) -> str:
-    """The annual report's quantitative statements, in Chinese, every figure computed."""
-    lines = [f"# {(roster or load_roster()).place}{year}年度工作总结：主要数据", ""]
-    if signoff_label:
-        lines += [f"**{signoff_label}**", ""]
-    lines += ["> 本文由村级报表汇总自动生成；每个数字均可追溯到报送单位的单元格（见文末“数据来源”）。", ""]
-    for section in catalogue.sections:
-        statements = []
-        for ind in catalogue.in_section(section.code):
-            total = totals[ind.code]
-            if total.value is None:
-                statements.append(f"{ind.name}：暂无数据（应报{total.units_expected}个单位，均未报告）。")
-            elif total.units_reported < total.units_expected:
-                # a partial year's figure is what has come in so far: say so beside it
-                reported = f"（应报{total.units_expected}个单位，已报{total.units_reported}个）"
-                statements.append(sentence(total.value, ind) + reported + "。")
-            else:
-                statements.append(sentence(total.value, ind) + "。")
-        lines += [f"## {section.name}：{section.heading}", "", "".join(statements), ""]
-    lines += [
-        "## 数据来源",
-        "",
-        "| 代码 | 指标 | 数值 | 已报/应报 | 来源（单位 工作表!单元格） |",
-        "|---|---|---|---|---|",
-    ]
-    for code, total in totals.items():
-        ind = catalogue[code]
-        value = f"{_display(total.value, ind)}{'' if ind.measure_unit in ('是/否',) else ind.measure_unit}"
-        lines.append(
-            f"| {code} | {ind.name} | {value} | {total.units_reported}/{total.units_expected} | "
-            f"{(sources or {}).get(code, '')} |"
+NO_PREVIOUS = "上年无数据"  # never 0: a year nobody reported is not a year of nothing
+
+
+def with_unit(value: float, indicator: Indicator) -> str:
+    """'1137 人', '784.5 万元', '80%'; a yes/no count stays a bare number."""
+    shown = format_number(value, indicator.decimals)
+    if indicator.measure_unit == "%":
+        return f"{shown}%"
+    return shown if indicator.measure_unit == "是/否" else f"{shown} {indicator.measure_unit}"
+
+
+def change_text(current: float | None, previous: float | None, indicator: Indicator) -> str:
+    """This year against last, as a statistical report says it: 比上年增加 12 户 (counts),
+    比上年增长 8.3% (amounts), 比上年提高 2.5 个百分点 (rates), 持平; 上年无数据 when last
+    year has no figure."""
+    if current is None:
+        return "本年暂无数据"
+    if previous is None:
+        return NO_PREVIOUS
+    diff = indicator.round(current - previous)
+    if diff == 0:
+        return "持平"
+    if indicator.type == "percentage":
+        return f"比上年{'提高' if diff > 0 else '下降'} {format_number(abs(diff), indicator.decimals)} 个百分点"
+    rate = diff / previous * 100 if previous > 0 else 0.0
+    if indicator.type == "decimal" and round(rate, 1):
+        return f"比上年{'增长' if diff > 0 else '下降'} {format_number(abs(rate), 1)}%"
+    return f"比上年{'增加' if diff > 0 else '减少'} {with_unit(abs(diff), indicator)}"
+
+
+@dataclass(frozen=True)
+class KeyFigure:
+    """One row of a section's table of key figures."""
+
+    code: str
+    name: str
+    current: str
+    previous: str
+    change: str
+
+
+@dataclass(frozen=True)
+class SectionReport:
+    number: str  # 一, 二 …
+    name: str
+    heading: str
+    text: str  # the section's sentences, every figure computed
+    rows: tuple[KeyFigure, ...]
+
+
+@dataclass(frozen=True)
+class SourceRow:
+    """One row of the appendix: a total and, briefly, where it comes from."""
+
+    code: str
+    name: str
+    value: str
+    reported: str
+    source: str
+
+
+@dataclass(frozen=True)
+class AnnualReport:
+    """What the annual report says, once: the .docx and the Markdown twin both print it."""
+
+    place: str
+    author: str
+    year: int
+    signoff_label: str
+    sections: tuple[SectionReport, ...]
+    status: tuple[str, ...]  # 报送情况, sentence by sentence
+    sources: tuple[SourceRow, ...]
+
+    @property
+    def title(self) -> str:
+        return f"{self.place}{self.year}年度工作总结"
+
+    @property
+    def is_draft(self) -> bool:
+        return self.signoff_label.startswith(DRAFT)
+
+    @property
+    def intro(self) -> str:
+        return (
+            f"本总结的数字由各村（居）和镇本级报送的{self.year}年度统计报表汇总生成，"
+            "每个数字均可追溯到报送单位的填报表（见附件）。"
         )
+
+
+def section_text(section_code: str, totals: Mapping[str, TownshipTotal], catalogue: Catalogue) -> str:
+    """A section's sentences in the report's words; a partial figure says how many units it has."""
+    statements = []
+    for ind in catalogue.in_section(section_code):
+        total = totals[ind.code]
+        if total.value is None:
+            statements.append(f"{ind.name}：暂无数据（应报{total.units_expected}个单位，均未报告）。")
+        elif total.units_reported < total.units_expected:
+            # a partial year's figure is what has come in so far: say so beside it
+            reported = f"（应报{total.units_expected}个单位，已报{total.units_reported}个）"
+            statements.append(sentence(total.value, ind) + reported + "。")
+        else:
+            statements.append(sentence(total.value, ind) + "。")
+    return "".join(statements)
+
+
+def key_figure_rows(
+    section_code: str,
+    totals: Mapping[str, TownshipTotal],
+    previous: Mapping[str, float | None],
+    catalogue: Catalogue,
+) -> tuple[KeyFigure, ...]:
+    """The section's key figures (``key: true``): this year, last year (from the warehouse's
+    ``year_over_year``) and the change."""
+    rows = []
+    for ind in catalogue.key_figures(section_code):
+        current, before = totals[ind.code].value, previous.get(ind.code)
+        rows.append(
+            KeyFigure(
+                ind.code,
+                ind.name,
+                "暂无数据" if current is None else with_unit(current, ind),
+                NO_PREVIOUS if before is None else with_unit(before, ind),
+                change_text(current, before, ind),
+            )
+        )
+    return tuple(rows)
+
+
+def annual_report(
+    year: int,
+    totals: Mapping[str, TownshipTotal],
+    catalogue: Catalogue,
+    roster: Roster,
+    *,
+    previous: Mapping[str, float | None] | None = None,
+    tallies: Mapping[str, Mapping[str, SourceTally]] | None = None,
+    timeliness: Sequence[Mapping[str, Any]] = (),
+    signoff_label: str = "",
+) -> AnnualReport:
+    """The annual report's content for one year. ``previous``: last year's totals by code
+    (none: last year has no totals); ``tallies``: ``write_sources_csv``'s."""
+    sections = tuple(
+        SectionReport(
+            chinese_numeral(n),
+            section.name,
+            section.heading,
+            section_text(section.code, totals, catalogue),
+            key_figure_rows(section.code, totals, previous or {}, catalogue),
+        )
+        for n, section in enumerate(catalogue.sections, start=1)
+    )
+    sources = tuple(
+        SourceRow(
+            code,
+            catalogue[code].name,
+            "暂无数据" if total.value is None else with_unit(total.value, catalogue[code]),
+            f"{total.units_reported}/{total.units_expected}",
+            source_brief(catalogue[code], (tallies or {}).get(code, {})),
+        )
+        for code, total in totals.items()
+    )
+    return AnnualReport(
+        place=roster.place,
+        author=roster.township.full_name or f"{roster.place}人民政府",
+        year=year,
+        signoff_label=signoff_label,
+        sections=sections,
+        status=tuple(timeliness_sentences(timeliness)),
+        sources=sources,
+    )
+
+
+def _md_table(headings: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+    lines = ["| " + " | ".join(headings) + " |", "|" + "---|" * len(headings)]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def render_annual_report(report: AnnualReport) -> str:
+    """The Markdown twin of annual_report.docx: the same sections, tables, 报送情况 and appendix."""
+    lines = [f"# {report.title}：主要数据", ""]
+    if report.signoff_label:
+        lines += [f"**{report.signoff_label}**", ""]
+    lines += [f"> {report.intro}", ""]
+    for section in report.sections:
+        lines += [f"## {section.number}、{section.name}：{section.heading}", "", section.text, ""]
+        rows = ((r.name, r.current, r.previous, r.change) for r in section.rows)
+        lines += [*_md_table(("主要指标", f"{report.year}年", f"{report.year - 1}年", "比上年"), rows), ""]
+    lines += ["## 报送情况", ""]
+    for n, sentence_ in enumerate(report.status):
+        lines += [sentence_ if n == 0 else f"- {sentence_}", ""]
+    lines += ["## 附件：数据来源", "", f"逐个单位、逐个单元格的清单见 {SOURCES_FILE}。", ""]
+    rows = ((s.code, s.name, s.value, s.reported, s.source) for s in report.sources)
+    lines += _md_table(("代码", "指标", "数值", "已报/应报", "来源（单位、填报表位置）"), rows)
     return "\n".join(lines) + "\n"
 
 
@@ -390,30 +582,27 @@ def write_status_csv(path: Path, timeliness: Sequence[Mapping[str, Any]], signof
     return path
 
 
-def render_timeliness(timeliness: Sequence[Mapping[str, Any]]) -> list[str]:
-    """The 报送情况 section: counts, then who is late, missing or sent back."""
+def timeliness_sentences(timeliness: Sequence[Mapping[str, Any]]) -> list[str]:
+    """报送情况 in sentences: the counts, then who is late, missing or sent back."""
     if not timeliness:
-        return []
+        return ["暂无报送记录。"]
     counts = {key: sum(r["timeliness"] == key for r in timeliness) for key in TIMELINESS_TEXT}
-    lines = [
-        "## 报送情况",
-        "",
+    sentences = [
         f"应报 {len(timeliness)} 个单位（截止 {settings.local_time(timeliness[0]['deadline'])}）："
         + "，".join(f"{TIMELINESS_TEXT[k]} {v} 个" for k, v in counts.items())
-        + "。",
-        "",
+        + "。"
     ]
     for key in ("late", "missing", "rejected", HELD):
         names = [r["unit_name"] for r in timeliness if r["timeliness"] == key]
         if names:
-            lines += [f"- {TIMELINESS_TEXT[key]}：" + "、".join(names), ""]
+            sentences.append(f"{TIMELINESS_TEXT[key]}：" + "、".join(names) + "。")
     resent = [r["unit_name"] for r in timeliness if _resent_and_rejected(r)]
     if resent:  # their figures stand, but what they sent last needs correcting: say so
-        lines += [f"- 最新文件退回待改（仍使用此前接收的数字）{len(resent)} 个：" + "、".join(resent), ""]
+        sentences.append(f"最新文件退回待改（仍使用此前接收的数字）{len(resent)} 个：" + "、".join(resent) + "。")
     held = [r["unit_name"] for r in timeliness if _resent_after_signoff(r)]
     if held:  # their signed-off figures stand; a later file waits for a reopening
-        lines += [f"- 定稿后又收到文件（未计入，仍使用定稿时的数字）{len(held)} 个：" + "、".join(held), ""]
-    return lines
+        sentences.append(f"定稿后又收到文件（未计入，仍使用定稿时的数字）{len(held)} 个：" + "、".join(held) + "。")
+    return sentences
 
 
 def write_outputs(
@@ -426,21 +615,33 @@ def write_outputs(
     catalogue: Catalogue | None = None,
     roster: Roster | None = None,
     signoff_label: str = "",
+    previous: Mapping[str, float | None] | None = None,
 ) -> list[Path]:
     """The township outputs for one year under ``out_dir/<year>/``; ``sources`` (every cell
     behind a total, in report order) and ``unit_values`` (unit by unit) may be streams.
     ``signoff_label`` (``SignoffState.label``: 草稿 with the time of the data, or 定稿 with
-    the approver and the time) heads every output."""
+    the approver and the time) heads every output. ``previous``: last year's totals by
+    code, for the report's key-figure tables (none: 上年无数据)."""
+    from village_reports.docx_template import write_report_docx
+
     catalogue = catalogue or load_catalogue()
     roster = roster or load_roster()
     folder = out_dir / str(year)
     folder.mkdir(parents=True, exist_ok=True)
     sources_csv = folder / SOURCES_FILE
-    provenance = write_sources_csv(sources_csv, sources)
-    report = folder / "annual_report.md"
-    text = render_annual_report(year, totals, catalogue, provenance, roster, signoff_label)
-    write_atomically(report, text + ("\n" + "\n".join(render_timeliness(timeliness)) if timeliness else ""))
-    return [
+    tallies = write_sources_csv(sources_csv, sources, roster)
+    content = annual_report(
+        year,
+        totals,
+        catalogue,
+        roster,
+        previous=previous,
+        tallies=tallies,
+        timeliness=timeliness,
+        signoff_label=signoff_label,
+    )
+    report = write_atomically(folder / "annual_report.md", render_annual_report(content))
+    paths = [
         write_totals_csv(folder / "township_totals.csv", totals, catalogue, signoff_label),
         write_totals_xlsx(
             folder / "township_totals.xlsx", year, totals, unit_values, catalogue, roster, timeliness, signoff_label
@@ -449,3 +650,5 @@ def write_outputs(
         sources_csv,
         report,
     ]
+    # last: the charts (folder/charts/*.png) are drawn before it, and it places those it finds
+    return [*paths, write_report_docx(folder / "annual_report.docx", content, folder / "charts")]

@@ -90,6 +90,13 @@ def output_dir() -> Path:
     return _path("VILLAGE_REPORTS_OUTPUT_DIR", PROJECT_DIR / "output")
 
 
+def report_template() -> Path | None:
+    """The office's own Word template for annual_report.docx (``VILLAGE_REPORTS_REPORT_TEMPLATE``);
+    none: the default that ``village_reports.docx_template`` builds."""
+    value = os.environ.get("VILLAGE_REPORTS_REPORT_TEMPLATE")
+    return Path(value) if value else None
+
+
 def sql_dir() -> Path:
     return _path("VILLAGE_REPORTS_SQL_DIR", PROJECT_DIR / "sql")
 

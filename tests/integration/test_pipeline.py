@@ -73,13 +73,14 @@ def test_full_run_reproduces_the_2021_report(inbox: Path, project: Path, seed_te
             assert (ind.quote or ind.sentence).format(figure=phrase(t2021[ind.code], ind)) in seed_text, ind.code
     report = (project / "output" / "2021" / "annual_report.md").read_text(encoding="utf-8")
     assert "全镇共纳入低保救助对象1137人" in report and "过万亩" in report
-    assert "鸣山村 填报表!F7" in report  # provenance names the village and its cell
+    assert "| REV01 | 低保救助对象 | 1137 人 | 18/18 | 18个村（居）填报表 F7 |" in report  # sources, briefly
     for year in (2019, 2020, 2021):
         folder = project / "output" / str(year)
         assert {p.name for p in folder.iterdir()} == {
             "township_totals.csv",
             "township_totals.xlsx",
             "annual_report.md",
+            "annual_report.docx",
             "submission_status.csv",
             "township_total_sources.csv",
         }

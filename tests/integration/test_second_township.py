@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import docx
 import openpyxl
 import pytest
 
@@ -38,6 +39,10 @@ def _texts(folder: Path) -> dict[str, str]:
             workbook = openpyxl.load_workbook(path)
             cells = (c.value for ws in workbook for row in ws.iter_rows() for c in row if isinstance(c.value, str))
             found[path.name] = "\n".join([*cells, workbook.properties.title or "", workbook.properties.creator or ""])
+        elif path.suffix == ".docx":
+            document = docx.Document(str(path))
+            cells = (cell.text for table in document.tables for row in table.rows for cell in row.cells)
+            found[path.name] = "\n".join([*(p.text for p in document.paragraphs), *cells])
         elif path.suffix in (".md", ".csv"):
             found[path.name] = path.read_text(encoding="utf-8-sig")
     return found
@@ -56,6 +61,7 @@ def test_every_title_names_the_rosters_township(second_township: str, project: P
     texts = {**_texts(templates), **_texts(settings.output_dir())}
     assert texts and not [name for name, text in texts.items() if "毛田镇" in text]
     assert texts["annual_report.md"].startswith(f"# {PLACE}2021年度工作总结")
+    assert texts["annual_report.docx"].startswith(f"{PLACE}2021年度工作总结")
     totals = openpyxl.load_workbook(settings.output_dir() / "2021" / "township_totals.xlsx")
     assert {ws["A1"].value.split("2021")[0] for ws in totals} == {PLACE}
     template = openpyxl.load_workbook(templates / next(p.name for p in templates.iterdir() if "MT01" in p.name))

@@ -30,6 +30,7 @@ def test_samples_never_overwrite_a_filled_inbox(tmp_path: Path, capsys) -> None:
 def test_templates_for_every_unit(tmp_path: Path) -> None:
     assert main(["templates", "--out", str(tmp_path), "--years", "2022"]) == 0
     assert len(list((tmp_path / "2022").glob("*.xlsx"))) == 19
+    assert (tmp_path / "annual_report_template.docx").is_file()  # the annual report's, for the office to edit
 
 
 def test_help_is_in_chinese_and_shows_defaults(capsys) -> None:

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from village_reports.catalogue import Catalogue
-from village_reports.report import INLINE_SOURCES, chinese_numeral, phrase, sentence, write_sources_csv
+from village_reports.report import chinese_numeral, phrase, sentence, write_sources_csv
 
 
 @pytest.mark.parametrize(
@@ -47,7 +47,7 @@ def test_unknown_style_is_refused(catalogue: Catalogue) -> None:
         phrase(1, odd)
 
 
-def test_provenance_lists_cells_then_points_to_the_csv_at_scale(tmp_path: Path) -> None:
+def test_sources_csv_lists_every_cell_and_tallies_them_per_total(tmp_path: Path, roster) -> None:
     def cells(n: int, code: str) -> list[dict]:
         return [
             {"indicator_code": code, "unit_code": f"U{i:03d}", "unit_name": f"{i}村", "source_code": code,
@@ -56,7 +56,7 @@ def test_provenance_lists_cells_then_points_to_the_csv_at_scale(tmp_path: Path) 
         ]  # fmt: skip
 
     path = tmp_path / "sources.csv"
-    text = write_sources_csv(path, iter(cells(3, "REV01") + cells(INLINE_SOURCES + 1, "REV02")))
-    assert text["REV01"] == "0村 填报表!F7；1村 填报表!F7；2村 填报表!F7"
-    assert text["REV02"] == f"{INLINE_SOURCES + 1}个单位的单元格，见 township_total_sources.csv"
-    assert len(path.read_text(encoding="utf-8-sig").splitlines()) == 1 + 3 + INLINE_SOURCES + 1
+    tallies = write_sources_csv(path, iter(cells(3, "REV01") + cells(1000, "REV02")), roster)
+    assert (tallies["REV01"]["REV01"].villages, tallies["REV02"]["REV02"].villages) == (3, 1000)
+    assert tallies["REV02"]["REV02"].describe() == "1000个村（居）填报表 F7"
+    assert len(path.read_text(encoding="utf-8-sig").splitlines()) == 1 + 3 + 1000
