@@ -22,7 +22,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
-from village_reports import guard, intake, model, rules, settings, signoff, staging, totals, warehouse
+from village_reports import charts, guard, intake, model, rules, settings, signoff, staging, totals, warehouse
+from village_reports.catalogue import load_catalogue
 from village_reports.feedback import Standing, feedback_paths, name_latest, standings, write_feedback
 from village_reports.intake import Arrival
 from village_reports.model import Grid, ReadResult
@@ -626,6 +627,23 @@ def compute_year_totals(year: int) -> dict[str, TownshipTotal]:
     return totals.compute_year(warehouse.get_engine(), year)
 
 
+def _chart_data(
+    engine: Engine, year: int, township: Mapping[str, TownshipTotal]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """What the charts and the workbook's comparison need beyond the year's totals: the key
+    figures' stored totals of the earlier years charted, every unit's standing in those
+    years and this one, and this year's village figures of the totals whose shares are drawn."""
+    catalogue = load_catalogue()
+    first = charts.chart_years(year, warehouse.years(engine))[0]
+    keys = [ind.code for ind in catalogue.key_figures()]
+    shared = [ind.code for ind in charts.share_figures(catalogue, township)]
+    return (
+        warehouse.totals_history(engine, keys, first, year - 1),
+        warehouse.timeliness_history(engine, first, year),
+        warehouse.village_figures(engine, year, shared),
+    )
+
+
 @guard.exclusive  # the annual run's report and township_report's may overlap: one writes at a time
 def report_year(year: int, out_dir: Path | None = None) -> dict[str, Any]:
     """Totals for one year from the figures in force, stored and written as the outputs."""
@@ -635,6 +653,7 @@ def report_year(year: int, out_dir: Path | None = None) -> dict[str, Any]:
         return {"year": year, "indicators": 0, "complete": 0, "outputs": []}
     township = compute_year_totals(year)
     signed = signoff.state(engine, year)  # every output says 草稿 or 定稿
+    history, statuses, village = _chart_data(engine, year, township)
     # closed here, even when a write fails part-way: the stream holds a connection open
     with closing(totals.sources(engine, year)) as sources:
         paths = write_outputs(
@@ -646,6 +665,9 @@ def report_year(year: int, out_dir: Path | None = None) -> dict[str, Any]:
             timeliness=warehouse.timeliness(engine, year),
             signoff_label=signed.label(),
             previous=warehouse.previous_totals(engine, year),
+            history=history,
+            timeliness_history=statuses,
+            village_figures=village,
         )
     return {
         "year": year,

@@ -190,16 +190,19 @@ def write_totals_xlsx(
     roster: Roster,
     timeliness: Sequence[Mapping[str, Any]] = (),
     signoff_label: str = "",
+    previous: Mapping[str, float | None] | None = None,
 ) -> Path:
-    """The totals by section, the per-unit breakdown and the 报送情况; written row by row
-    (openpyxl's write-only mode), so a county's breakdown never sits in memory. Every sheet
-    prints on A4 with its title rows on each page (a write-only sheet takes its page setup,
-    widths and row heights before its first row)."""
+    """The totals by section, the per-unit breakdown, the 报送情况, and the key figures
+    against last year's (``previous``, by code) with native Excel charts; written row by
+    row (openpyxl's write-only mode), so a county's breakdown never sits in memory. Every
+    sheet prints on A4 with its title rows on each page (a write-only sheet takes its page
+    setup, widths and row heights before its first row)."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Border, PatternFill, Side
     from openpyxl.utils import get_column_letter
 
+    from village_reports.charts import share_figures
     from village_reports.xlsx import font, print_setup, use_font
 
     wb = Workbook(write_only=True)
@@ -301,7 +304,9 @@ def write_totals_xlsx(
             styled_cells[column].number_format = ind.number_format
     codes = [ind.code for ind in filled]
     rows = top
-    for unit_code, values in unit_values:
+
+    def unit_row(unit_code: str, values: Mapping[str, float | None]) -> None:
+        nonlocal rows
         unit = roster.get(unit_code)
         figures = [values.get(code) for code in codes]
         for column, cell in styled_cells.items():
@@ -310,6 +315,18 @@ def write_totals_xlsx(
                 figures[column] = cell
         breakdown.append([unit_code, unit.name if unit else unit_code, *figures])
         rows += 1
+
+    # 镇本级 last, as the roster lists it: the villages' rows are then one range, which the
+    # chart of the villages' figures refers to (the stream comes by code, MT00 first)
+    township_row = None
+    for unit_code, values in unit_values:
+        if unit_code == roster.township.code:
+            township_row = (unit_code, values)
+        else:
+            unit_row(unit_code, values)
+    village_rows = (top + 1, rows)  # first and last row of the villages (none when last < first)
+    if township_row:
+        unit_row(*township_row)
     breakdown.print_area = f"A1:{get_column_letter(len(filled) + 2)}{rows}"
 
     status = wb.create_sheet("报送情况")
@@ -321,9 +338,180 @@ def write_totals_xlsx(
     for row in timeliness:
         cells = _status_cells(row)
         status.append([styled(status, value, wrap=index == len(cells) - 1) for index, value in enumerate(cells)])
+
+    # the key figures against last year's, then the charts drawn from that table and 分村明细
+    compare = wb.create_sheet(COMPARE_SHEET)
+    keys = catalogue.key_figures()
+    layout(compare, (9, 30, 9, 12, 12, 11, 9), {1: 26, top: 20})
+    compare.freeze_panes = f"A{top + 1}"
+    print_setup(compare, title_rows=f"1:{top}", area=f"A1:G{len(keys) + top}")
+    titled(compare, f"{roster.place}{year}年度 主要指标与上年对比")
+    compare.append(
+        heading_row(compare, ["指标代码", "指标名称", "计量单位", f"{year - 1}年", f"{year}年", "增减", "增减率"])
+    )
+    for ind in keys:
+        compare.append(
+            [styled(compare, value, number_format) for value, number_format in _compared(ind, totals, previous)]
+        )
+    table = (top + 1, top + len(keys))
+
+    # each chart on a page of its own, under the sheet's title and 草稿/定稿
+    drawings = wb.create_sheet(CHART_SHEET)
+    layout(drawings, (12,) * 8, {1: 26})
+    print_setup(drawings, title_rows=f"1:{top - 1}")
+    titled(drawings, f"{roster.place}{year}年度 图表")
+    share = next(iter(share_figures(catalogue, totals)), None)  # the first total whose shares are drawn
+    column = get_column_letter(3 + filled.index(share)) if share else None
+    drawn = _add_charts(
+        drawings,
+        change_chart(COMPARE_SHEET, table, any(v is not None for v in (previous or {}).values())),
+        village_chart(breakdown.title, village_rows, column, share),
+        first_row=top,
+    )
+    drawings.print_area = f"A1:H{max(drawn, top - 1)}"
     with replacing(path) as partial:
         wb.save(partial)
     return path
+
+
+COMPARE_SHEET = "主要指标对比"
+CHART_SHEET = "图表"
+CHART_FONT_SIZE = 900  # hundredths of a point
+
+
+def _compared(
+    ind: Indicator, totals: Mapping[str, TownshipTotal], previous: Mapping[str, float | None] | None
+) -> list[tuple[Any, str | None]]:
+    """One key figure's row of 主要指标对比, each value with its number format."""
+    now, before = totals[ind.code].value, (previous or {}).get(ind.code)
+    change = None if now is None or before is None else ind.round(now - before)
+    rate = None if change is None or not before else change / before  # no rate from a year of 0
+    return [
+        (ind.code, None),
+        (ind.name, None),
+        (ind.measure_unit, None),
+        (before, ind.number_format_for(before)),
+        (now, ind.number_format_for(now)),
+        (change, ind.number_format_for(change)),
+        (rate, "0.0%"),
+    ]
+
+
+def _chart_text(size: int = CHART_FONT_SIZE, bold: bool = False) -> Any:
+    """Text properties in the workbooks' Chinese font (latin and East Asian faces): a
+    chart's default font has no Chinese on an office PC."""
+    from openpyxl.chart.text import RichText
+    from openpyxl.drawing.text import CharacterProperties, Font, Paragraph, ParagraphProperties
+
+    from village_reports.xlsx import FONT
+
+    face = Font(typeface=FONT)
+    properties = CharacterProperties(latin=face, ea=face, sz=size, b=bold)
+    # r=[]: openpyxl otherwise adds an empty run to a paragraph that only sets properties
+    return RichText(p=[Paragraph(pPr=ParagraphProperties(defRPr=properties), endParaRPr=properties, r=[])])
+
+
+def _chart_title(text: str) -> Any:
+    from openpyxl.chart.text import Text
+    from openpyxl.chart.title import Title
+    from openpyxl.drawing.text import RegularTextRun
+
+    rich = _chart_text(1100, bold=True)
+    rich.p[0].r = [RegularTextRun(rPr=rich.p[0].pPr.defRPr, t=text)]
+    return Title(tx=Text(rich=rich), overlay=False)
+
+
+def _bar_chart(title: str) -> Any:
+    """A horizontal bar chart in the workbooks' font, first category at the top. openpyxl
+    writes no chart-wide text properties (c:chartSpace/c:txPr): they are added to what it
+    writes, so that every text Excel or WPS draws in the chart, data labels too, is in it."""
+    from openpyxl.chart import BarChart
+    from openpyxl.chart.chartspace import ChartContainer, ChartSpace
+
+    chart = BarChart()
+    write = chart._write
+
+    def write_with_text() -> Any:
+        tree = write()
+        # txPr follows spPr, the last child openpyxl writes: appended, the order stays valid
+        tree.append(ChartSpace(chart=ChartContainer(), txPr=_chart_text()).to_tree().find("{*}txPr"))
+        return tree
+
+    chart._write = write_with_text
+    chart.type, chart.style = "bar", 10
+    chart.title = _chart_title(title)
+    chart.legend = None
+    chart.x_axis.scaling.orientation = "maxMin"  # the table's first row at the top…
+    chart.y_axis.crosses = "max"  # …and the values' axis still at the bottom
+    chart.x_axis.tickLblPos = "low"  # names at the left edge, clear of a negative bar's label
+    chart.x_axis.delete = chart.y_axis.delete = False  # openpyxl 3.1 hides axes in Excel otherwise
+    chart.x_axis.txPr = chart.y_axis.txPr = _chart_text()
+    return chart
+
+
+def change_chart(sheet: str, rows: tuple[int, int], any_previous: bool) -> Any | None:
+    """增减率 of the key figures (column G of ``sheet``, named by column B): one scale for
+    figures of every size, where 上年 and 本年 side by side would not share one."""
+    from openpyxl.chart import Reference
+    from openpyxl.chart.label import DataLabelList
+
+    if not any_previous or rows[1] < rows[0]:
+        return None
+    chart = _bar_chart("主要指标较上年增减率")
+    quoted = _quote(sheet)
+    chart.add_data(Reference(range_string=f"{quoted}!$G${rows[0]}:$G${rows[1]}"), titles_from_data=False)
+    chart.set_categories(Reference(range_string=f"{quoted}!$B${rows[0]}:$B${rows[1]}"))
+    # the value alone: LibreOffice takes an unset flag as set, and adds the series and category names
+    chart.series[0].dLbls = DataLabelList(
+        numFmt="0.0%", showVal=True, showSerName=False, showCatName=False, showLegendKey=False, showPercent=False
+    )
+    chart.series[0].dLbls.txPr = _chart_text(800)
+    chart.y_axis.numFmt, chart.y_axis.majorGridlines = "0%", None
+    chart.width, chart.height = 17.0, 0.5 * (rows[1] - rows[0] + 1) + 2.5
+    return chart
+
+
+def village_chart(sheet: str, rows: tuple[int, int], column: str | None, indicator: Indicator | None) -> Any | None:
+    """One township total's villages (``column`` of ``sheet``, named by column B): which
+    villages carry it."""
+    from openpyxl.chart import Reference
+
+    if column is None or indicator is None or not 0 <= rows[1] - rows[0] < MAX_CHART_VILLAGES:
+        return None  # a county's thousands of bars would be unreadable: the table stays
+    chart = _bar_chart(f"各村（居）{indicator.name}（{indicator.measure_unit}）")
+    quoted = _quote(sheet)
+    chart.add_data(Reference(range_string=f"{quoted}!${column}${rows[0]}:${column}${rows[1]}"), titles_from_data=False)
+    chart.set_categories(Reference(range_string=f"{quoted}!$B${rows[0]}:$B${rows[1]}"))
+    chart.width, chart.height = 17.0, 0.5 * (rows[1] - rows[0] + 1) + 2.5
+    return chart
+
+
+def _quote(sheet: str) -> str:
+    return "'" + sheet.replace("'", "''") + "'"
+
+
+ROW_POINTS = 15
+ROW_CM = ROW_POINTS * 2.54 / 72
+MAX_CHART_VILLAGES = 60
+
+
+def _add_charts(ws: Any, *charts: Any, first_row: int) -> int:
+    """Anchor the charts one under another from ``first_row`` (the sheet's next row), a
+    page break after each but the last; the last row they cover. Their rows are written,
+    each ROW_POINTS high: LibreOffice makes a row never written shorter, and a chart then
+    ran over its page break."""
+    from openpyxl.worksheet.pagebreak import Break
+
+    row = first_row - 1
+    for chart in (c for c in charts if c is not None):
+        if row >= first_row:
+            ws.row_breaks.append(Break(id=row))
+        ws.add_chart(chart, f"A{row + 1}")
+        for _ in range(math.ceil(chart.height / ROW_CM) + 1):
+            row += 1
+            ws.row_dimensions[row].height = ROW_POINTS
+            ws.append([])
+    return row
 
 
 def _display_width(text: str) -> int:
@@ -616,18 +804,41 @@ def write_outputs(
     roster: Roster | None = None,
     signoff_label: str = "",
     previous: Mapping[str, float | None] | None = None,
+    history: Sequence[Mapping[str, Any]] = (),
+    timeliness_history: Sequence[Mapping[str, Any]] = (),
+    village_figures: Sequence[Mapping[str, Any]] = (),
 ) -> list[Path]:
     """The township outputs for one year under ``out_dir/<year>/``; ``sources`` (every cell
     behind a total, in report order) and ``unit_values`` (unit by unit) may be streams.
     ``signoff_label`` (``SignoffState.label``: 草稿 with the time of the data, or 定稿 with
     the approver and the time) heads every output. ``previous``: last year's totals by
-    code, for the report's key-figure tables (none: 上年无数据)."""
+    code, for the report's key-figure tables (none: 上年无数据).
+
+    The charts (``charts/*.png``, written first: the Word report embeds them) draw on
+    ``history``, earlier years' township totals of the key figures (year, indicator_code,
+    value); ``timeliness_history``, each unit's standing per year (year, unit_code,
+    timeliness; this year's ``timeliness`` without it); and ``village_figures``, this
+    year's figures of ``charts.share_figures`` by unit (unit_code, indicator_code, value).
+    Without them the charts show this year alone."""
+    from village_reports.charts import write_charts
     from village_reports.docx_template import write_report_docx
 
     catalogue = catalogue or load_catalogue()
     roster = roster or load_roster()
     folder = out_dir / str(year)
     folder.mkdir(parents=True, exist_ok=True)
+    statuses = timeliness_history or [{**row, "year": year} for row in timeliness]
+    charts = write_charts(
+        folder / "charts",
+        year,
+        totals,
+        history=history,
+        statuses=statuses,
+        village_figures=village_figures,
+        catalogue=catalogue,
+        roster=roster,
+        signoff_label=signoff_label,
+    )
     sources_csv = folder / SOURCES_FILE
     tallies = write_sources_csv(sources_csv, sources, roster)
     content = annual_report(
@@ -642,9 +853,18 @@ def write_outputs(
     )
     report = write_atomically(folder / "annual_report.md", render_annual_report(content))
     paths = [
+        *charts.values(),
         write_totals_csv(folder / "township_totals.csv", totals, catalogue, signoff_label),
         write_totals_xlsx(
-            folder / "township_totals.xlsx", year, totals, unit_values, catalogue, roster, timeliness, signoff_label
+            folder / "township_totals.xlsx",
+            year,
+            totals,
+            unit_values,
+            catalogue,
+            roster,
+            timeliness,
+            signoff_label,
+            previous=previous,
         ),
         write_status_csv(folder / "submission_status.csv", timeliness, signoff_label),
         sources_csv,

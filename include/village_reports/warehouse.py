@@ -493,3 +493,36 @@ def current_values_by_unit(engine: Engine, year: int) -> Iterator[tuple[str, dic
             values[row.indicator_code] = row.value
         if unit is not None:
             yield unit, values
+
+
+# ---- the charts' data (issue 13): small, a few rows per unit or per indicator and year ------
+
+
+def totals_history(
+    engine: Engine, indicator_codes: Iterable[str], first_year: int, last_year: int
+) -> list[dict[str, Any]]:
+    """(year, indicator_code, value) of the stored township totals of some indicators."""
+    codes = sorted(set(indicator_codes))
+    if not codes:
+        return []
+    statement = sql("dml/select_totals_history")[0].bindparams(bindparam("indicator_codes", expanding=True))
+    params = {"indicator_codes": codes, "first_year": first_year, "last_year": last_year}
+    with engine.connect() as connection:
+        return [dict(row) for row in connection.execute(statement, params).mappings()]
+
+
+def timeliness_history(engine: Engine, first_year: int, last_year: int) -> list[dict[str, Any]]:
+    """(year, unit_code, timeliness) of every unit in each year of the span."""
+    params = {"first_year": first_year, "last_year": last_year}
+    with engine.connect() as connection:
+        return [dict(row) for row in connection.execute(sql("dml/select_timeliness_history")[0], params).mappings()]
+
+
+def village_figures(engine: Engine, year: int, indicator_codes: Iterable[str]) -> list[dict[str, Any]]:
+    """(unit_code, indicator_code, value): the figures in force of some indicators for one year."""
+    codes = sorted(set(indicator_codes))
+    if not codes:
+        return []
+    statement = sql("dml/select_village_figures")[0].bindparams(bindparam("indicator_codes", expanding=True))
+    with engine.connect() as connection:
+        return [dict(row) for row in connection.execute(statement, {"year": year, "indicator_codes": codes}).mappings()]

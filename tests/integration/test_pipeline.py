@@ -83,7 +83,9 @@ def test_full_run_reproduces_the_2021_report(inbox: Path, project: Path, seed_te
             "annual_report.docx",
             "submission_status.csv",
             "township_total_sources.csv",
+            "charts",
         }
+        assert sorted(p.name for p in (folder / "charts").iterdir()) == ["completeness.png", "shares.png", "trends.png"]
     with (project / "output" / "2021" / "township_total_sources.csv").open(encoding="utf-8-sig") as handle:
         cells = [row for row in csv.DictReader(handle) if row["indicator_code"] == "REV01"]
     assert len(cells) == 18 and math.fsum(float(c["value"]) for c in cells) == 1137  # each total is its cells' sum

@@ -14,11 +14,13 @@ from pathlib import Path
 import pytest
 
 from village_reports.catalogue import Catalogue, Indicator
+from village_reports.charts import share_figures
 from village_reports.feedback import feedback_bytes
 from village_reports.model import Problem, Record
 from village_reports.reader import read_workbook_and_grid
-from village_reports.report import write_totals_xlsx
+from village_reports.report import CHART_SHEET, COMPARE_SHEET, write_totals_xlsx
 from village_reports.roster import Roster
+from village_reports.samples import sample_values
 from village_reports.template import DATA_SHEET, INSTRUCTIONS_SHEET, build_workbook, write_template
 from village_reports.xlsx import FONT
 
@@ -188,12 +190,7 @@ def test_feedback_prints_its_table_one_page_wide_and_labels_apart_from_values(
 def test_totals_print_each_section_on_a_page_and_village_names_on_every_page(
     folder: Path, roster: Roster, catalogue: Catalogue, sample_2021: dict[str, dict[str, float]]
 ) -> None:
-    records = [
-        Record(unit, 2021, code, value, str(value), DATA_SHEET, "F6")
-        for unit, values in sample_2021.items()
-        for code, value in values.items()
-    ]
-    totals = compute_totals(records, catalogue, roster)
+    totals = compute_totals(_records(2021), catalogue, roster)
     timeliness = [
         {
             "unit_code": u.code,
@@ -208,9 +205,12 @@ def test_totals_print_each_section_on_a_page_and_village_names_on_every_page(
     path = folder / "township_totals.xlsx"
     unit_values = [(u.code, sample_2021[u.code]) for u in roster.units]
     label = "草稿（数据截至 2022-03-31 17:05，尚未审核定稿）"
-    write_totals_xlsx(path, 2021, totals, unit_values, catalogue, roster, timeliness, signoff_label=label)
+    previous = {code: total.value for code, total in compute_totals(_records(2020), catalogue, roster).items()}
+    write_totals_xlsx(
+        path, 2021, totals, unit_values, catalogue, roster, timeliness, signoff_label=label, previous=previous
+    )
     pages = _printed(path)
-    assert list(pages) == [*(s.name for s in catalogue.sections), "分村明细", "报送情况"]
+    assert list(pages) == [*(s.name for s in catalogue.sections), "分村明细", "报送情况", COMPARE_SHEET, CHART_SHEET]
     for sheet in pages.values():  # a draft on paper says so on every page (issue 12)
         assert all(_squash(label) in _squash(page) for page in sheet)
     for section in catalogue.sections:
@@ -232,4 +232,25 @@ def test_totals_print_each_section_on_a_page_and_village_names_on_every_page(
     assert _figure_in(_line_with(breakdown, "MT00"), _shown(sample_2021["MT00"]["FIN01"], fin01))
     assert len(pages["报送情况"]) == 1
     assert all(heading in pages["报送情况"][0] for heading in ("单位代码", "报送情况", "最新文件"))
+    compared = pages[COMPARE_SHEET]
+    assert len(compared) == 1 and all(ind.code in compared[0] for ind in catalogue.key_figures())
+    assert all(heading in compared[0] for heading in ("2020年", "2021年", "增减率"))
+    # two charts, two pages (a page break after the first), their titles and categories
+    # printed. LibreOffice puts every chart of a sheet, clipped, in each page's text, so
+    # which chart shows on which page was checked by eye (pdftoppm), not here.
+    assert len(pages[CHART_SHEET]) == 2
+    printed = _squash("".join(pages[CHART_SHEET]))
+    share = share_figures(catalogue, totals)[0]
+    assert "主要指标较上年增减率" in printed and f"各村（居）{share.name}（{share.measure_unit}）" in printed
+    assert all(_squash(ind.name) in printed for ind in catalogue.key_figures())
+    assert all(_squash(unit.name) in printed for unit in roster.villages)
     _assert_chinese_fonts(path)
+
+
+def _records(year: int) -> list[Record]:
+    """The sample workbooks' figures, as records."""
+    return [
+        Record(unit, year, code, value, str(value), DATA_SHEET, "F6")
+        for unit, values in sample_values(year).items()
+        for code, value in values.items()
+    ]
