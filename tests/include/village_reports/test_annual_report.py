@@ -4,17 +4,16 @@ tables with last year, the fonts a township office expects, and the draft or fin
 from __future__ import annotations
 
 import re
-import struct
 import subprocess
-import zlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 from docx import Document
 from docx.oxml.ns import qn
 
-from village_reports import docx_template, warehouse
+from village_reports import charts, docx_template, warehouse
 from village_reports.catalogue import Catalogue
 from village_reports.model import Record
 from village_reports.report import (
@@ -56,13 +55,11 @@ def write_year(tmp_path: Path, catalogue: Catalogue, roster: Roster) -> Writer:
     """The outputs of the last of ``years`` (year -> values), computed in a warehouse that
     holds them all, as ``pipeline.report_year`` writes them; the .docx's path."""
 
-    def write(years: Mapping[int, Values], label: str = DRAFT, charts: tuple[str, ...] = ()) -> Path:
+    def write(years: Mapping[int, Values], label: str = DRAFT) -> Path:
         url = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
         for year in sorted(years):
             totals, sources = totals_in_a_warehouse(_records(years[year], year, catalogue, roster), url, year)
         year = max(years)
-        for name in charts:
-            _png(tmp_path / "out" / str(year) / "charts" / f"{name}.png")
         paths = write_outputs(
             tmp_path / "out",
             year,
@@ -76,21 +73,6 @@ def write_year(tmp_path: Path, catalogue: Catalogue, roster: Roster) -> Writer:
         return next(p for p in paths if p.suffix == ".docx")
 
     return write
-
-
-def _png(path: Path) -> None:
-    """A small grey PNG, written without an imaging library."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    width, height = 40, 20
-    pixels = b"".join(b"\x00" + b"\x80" * width for _ in range(height))
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(pixels)) + chunk(b"IEND", b"")
-    )
 
 
 def _text(docx: Path) -> str:
@@ -223,13 +205,27 @@ def test_the_draft_says_so_in_red_and_the_final_names_its_approver(
     assert (final.parent / "annual_report.md").read_text(encoding="utf-8").splitlines()[2] == f"**{FINAL}**"
 
 
-def test_charts_that_exist_are_placed_and_others_left_out(write_year: Writer, samples: dict[int, Values]) -> None:
-    alone = write_year({2021: samples[2021]})
-    assert not Document(str(alone)).inline_shapes and "历年走势" not in _text(alone)
-    drawn = write_year({2021: samples[2021]}, charts=("trends", "completeness"))
-    document = Document(str(drawn))
-    assert len(document.inline_shapes) == 2 and round(document.inline_shapes[0].width.cm) == 15
+def test_the_charts_are_placed_with_captions_and_one_not_drawn_is_left_out(
+    write_year: Writer, samples: dict[int, Values], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    document = Document(str(write_year({2021: samples[2021]})))  # write_outputs draws them first
+    assert len(document.inline_shapes) == 3 and round(document.inline_shapes[0].width.cm) == 15
+    text = "\n".join(p.text for p in document.paragraphs)
+    assert (
+        "图1　主要指标历年走势" in text and "图2　主要指标各村（居）构成" in text and "图3　各单位报送完整情况" in text
+    )
+
+    draw = charts.write_charts
+
+    def without_shares(folder: Path, *args: Any, **kwargs: Any) -> dict[str, Path]:
+        drawn = draw(folder, *args, **kwargs)
+        drawn.pop("shares").unlink()
+        return drawn
+
+    monkeypatch.setattr(charts, "write_charts", without_shares)
+    drawn = write_year({2021: samples[2021]})
     text = _text(drawn)
+    assert len(Document(str(drawn)).inline_shapes) == 2
     assert "图1主要指标历年走势" in text and "图2各单位报送完整情况" in text and "构成" not in text
     assert "八、主要指标走势" in text and "九、报送情况" in text
 
