@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
-from village_reports import charts, guard, intake, model, rules, settings, signoff, staging, totals, warehouse
+from village_reports import charts, checks, guard, intake, model, settings, signoff, staging, totals, warehouse
 from village_reports.catalogue import load_catalogue
 from village_reports.feedback import Standing, feedback_paths, name_latest, standings, write_feedback
 from village_reports.intake import Arrival
@@ -195,15 +195,8 @@ def read_batch(batch: BatchRef) -> BatchRef:
     return {**batch, "records": sum(len(r.records) for r in results)}
 
 
-PeerSample = dict[str, dict[str, float]]  # "<year>:<code>" -> {unit code: value}
-
-
-def _peer_figures(years: Sequence[int]) -> PeerSample:
-    sample: PeerSample = {}
-    if years:
-        for unit, year, code, value in warehouse.peer_figures(warehouse.get_engine(), years):
-            sample.setdefault(f"{year}:{code}", {})[unit] = value
-    return sample
+def _peer_figures(years: Sequence[int]) -> checks.PeerSample:
+    return checks.peer_figures(warehouse.get_engine(), years)
 
 
 def stage_peer_sample(run: RunRef) -> int:
@@ -212,29 +205,6 @@ def stage_peer_sample(run: RunRef) -> int:
     sample = _peer_figures(run["years"]) if run["files"] else {}
     staging.write_json(staging.run_dir(run["run"]) / "peers.json", sample)
     return len(sample)
-
-
-def _outlier_context(
-    results: Sequence[ReadResult], years: set[int], sample: PeerSample
-) -> tuple[dict[tuple[int, str], rules.PeerStats], dict[str, dict[str, dict[int, float]]]]:
-    """Peer statistics per (year, code) from the run's sample plus the batch's own figures
-    (one figure per unit), and history unit -> code -> {year: value} for the batch's units."""
-    figures: dict[tuple[int, str], dict[str, float]] = {}
-    for key, values in sample.items():
-        year, code = key.split(":")
-        figures.setdefault((int(year), code), {}).update(values)
-    for result in results:
-        for r in result.records:
-            if r.unit_code and r.year and r.value is not None:
-                figures.setdefault((r.year, r.indicator_code), {})[r.unit_code] = r.value
-    peers = {key: rules.PeerStats.of(list(values.values())) for key, values in figures.items()}
-    lookback = int(load_rules().history["years"])
-    units = {r.unit_code for r in results if r.unit_code}
-    history: dict[str, dict[str, dict[int, float]]] = {}
-    engine = warehouse.get_engine()
-    for unit, year, code, value in warehouse.unit_history(engine, units, min(years) - lookback, max(years) - 1):
-        history.setdefault(unit, {}).setdefault(code, {})[year] = value
-    return peers, history
 
 
 def validate_batch(batch: BatchRef) -> BatchRef:
@@ -250,25 +220,9 @@ def validate_batch(batch: BatchRef) -> BatchRef:
     years = {a["year"] for a in arrivals}
     peers_file = staging.run_dir(batch["run"]) / "peers.json"
     sample = staging.read_json(peers_file) if peers_file.exists() else _peer_figures(sorted(years))
-    peer_stats, history = _outlier_context(results, years, sample)
+    peer_stats, history = checks.outlier_context(warehouse.get_engine(), results, years, sample)
     for arrival, result, gx_problems in zip(arrivals, results, outcome.problems, strict=True):
-        year = arrival["year"]
-        found = [
-            *gx_problems,
-            *rules.relation_problems(result),
-            *rules.wrong_file_problems(result, arrival["file_name"], year),
-        ]
-        if result.unit_code:
-            codes = {r.indicator_code for r in result.records}
-            found += rules.outlier_problems(
-                result,
-                {code: peer_stats[year, code] for code in codes if (year, code) in peer_stats},
-                {
-                    code: {y: v for y, v in years.items() if y < year}
-                    for code, years in history.get(result.unit_code, {}).items()
-                },
-            )
-        result.problems = rules.confirm_with_notes(result, [*result.problems, *found])
+        result.problems = checks.audit(result, arrival["file_name"], arrival["year"], gx_problems, peer_stats, history)
     warehouse.record_validation(
         warehouse.get_engine(),
         [a["submission_id"] for a in arrivals],
