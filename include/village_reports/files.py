@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
+import shutil
 import threading
 from collections.abc import Generator
 from contextlib import contextmanager
@@ -26,6 +28,15 @@ def _partial(path: Path) -> Path:
     (a process id reused in another container sharing the folder). Two writers of the
     same file never share one, so neither renames or removes the other's."""
     return path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.{secrets.token_hex(4)}.part")
+
+
+_PARTIAL_NAME = re.compile(r"^\..+\.\d+\.\d+\.[0-9a-f]{8}\.part$")
+
+
+def is_partial(name: str) -> bool:
+    """Whether ``name`` is one of ``_partial``'s temporary names: a file being written
+    (the upload page writes into the inbox), which no reader may take for a file."""
+    return bool(_PARTIAL_NAME.match(name))
 
 
 def write_atomically(path: Path, data: bytes | str) -> Path:
@@ -68,6 +79,22 @@ def link_atomically(source: Path, path: Path) -> Path:
     finally:
         # rename(2) does nothing when ``path`` is already a link to the same file (a run
         # linking a 回执 another run linked a moment ago): the name is ours, remove it
+        partial.unlink(missing_ok=True)
+    return path
+
+
+def place_new(source: Path, path: Path) -> Path:
+    """Copy ``source`` to ``path``, which must not exist yet: written under a temporary name
+    of this writer's own beside it, then linked to ``path`` (``link(2)`` is atomic and fails
+    rather than replace: ``FileExistsError``), and the temporary name removed. A reader of
+    the folder sees the whole file or none; nothing is left behind when it fails."""
+    _make_parent(path)
+    partial = _partial(path)
+    try:
+        with source.open("rb") as copied, partial.open("xb") as copy:  # "x": never through a planted link
+            shutil.copyfileobj(copied, copy, 1 << 20)
+        os.link(partial, path)
+    finally:
         partial.unlink(missing_ok=True)
     return path
 

@@ -62,6 +62,7 @@ from pathlib import Path
 
 from village_reports import settings
 from village_reports.file_safety import WORKBOOK_SUFFIXES
+from village_reports.files import is_partial
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLO
 EMPTY_FILE_PAUSE = 0.5  # seconds: an empty file that grows meanwhile is still being copied
 _SYSTEM_FILES = {"thumbs.db", "desktop.ini", ".ds_store"}
 # Kinds of skipped entries that are noise, not news: logged at info, left out of summaries.
-QUIET_KINDS = frozenset({"lock_file", "system_file", "register"})
+QUIET_KINDS = frozenset({"lock_file", "system_file", "register", "partial"})
 SUMMARY_LISTED, SUMMARY_PATH_CHARS = 10, 60  # a run's reference stays one small XCom
 
 
@@ -99,7 +100,7 @@ class Skipped:
 
     path: str  # relative to the inbox, with "/"
     kind: str  # symlink_outside | symlink_dangling | symlink | not_in_year_folder | vanished | unreadable
-    #            | in_transit | not_regular | lock_file | system_file | changed_before_archive
+    #            | in_transit | not_regular | lock_file | system_file | partial | changed_before_archive
     message: str  # Chinese, for the operator's log
 
     def to_dict(self) -> dict[str, str]:
@@ -248,6 +249,8 @@ def _walk(folder: Path, scan: Scan, rel: str) -> Iterator[tuple[Path, str]]:
 def _artefact(name: str) -> str | None:
     if name == REGISTER_NAME:
         return "register"
+    if is_partial(name):  # the upload page writing a file into the inbox: taken once renamed
+        return "partial"
     if name.startswith("~$") or (name.startswith(".~lock.") and name.endswith("#")):
         return "lock_file"
     if name.lower() in _SYSTEM_FILES or name.startswith("._"):
@@ -289,7 +292,7 @@ def _judge(path: Path, rel: str, inbox: Path, scan: Scan) -> os.stat_result | No
         scan.skip(rel, "not_regular", f"跳过：inbox/{rel} 不是普通文件，未读取。")
         return None
     if kind := _artefact(path.name):
-        what = "收件登记" if kind == "register" else " Office 锁文件或系统文件"
+        what = {"register": "收件登记", "partial": "正在写入的临时文件"}.get(kind, " Office 锁文件或系统文件")
         scan.skip(rel, kind, f"跳过：inbox/{rel} 是{what}，不是报送。")
         return None
     return listed

@@ -135,6 +135,20 @@ def test_lock_files_are_skipped_with_a_log_line(inbox: Path, caplog) -> None:
     assert found.summary()["skipped_total"] == 0  # noise, not news
 
 
+def test_a_file_being_written_under_a_temporary_name_is_left_alone(inbox: Path, caplog) -> None:
+    """The upload page writes into the inbox under files' temporary name, then links the
+    whole file to its name: the night takes the file, never the temporary name."""
+    from village_reports.files import _partial
+
+    partial = _partial(inbox / "2021" / "白若村.xlsx")
+    partial.write_bytes(GOOD[:6])
+    with caplog.at_level(logging.INFO):
+        found = intake.scan(inbox, set(), {})
+    assert names(found.arrivals) == ["鸣山村.xlsx"]
+    assert "正在写入的临时文件" in messages(caplog)
+    assert found.summary()["skipped_total"] == 0
+
+
 def test_an_empty_file_still_being_copied_waits_for_the_next_run(inbox: Path, monkeypatch, caplog) -> None:
     copying = inbox / "2021" / "东村.xlsx"
     copying.write_bytes(b"")
