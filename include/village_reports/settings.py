@@ -90,6 +90,23 @@ def output_dir() -> Path:
     return _path("VILLAGE_REPORTS_OUTPUT_DIR", PROJECT_DIR / "output")
 
 
+UPLOAD_MAX_BYTES = 20 * 1024 * 1024  # a filled template is ~30 KiB; the reader refuses more than 20 MiB
+
+
+def upload_max_bytes() -> int:
+    """The largest file the upload page takes (``VILLAGE_REPORTS_UPLOAD_MAX_BYTES``, bytes);
+    a larger one is refused while it streams in, before it is kept anywhere."""
+    value = int(os.environ.get("VILLAGE_REPORTS_UPLOAD_MAX_BYTES") or UPLOAD_MAX_BYTES)
+    if value <= 0:
+        raise ValueError(f"VILLAGE_REPORTS_UPLOAD_MAX_BYTES must be positive, not {value}")
+    return value
+
+
+def uploads_dir() -> Path:
+    """The upload page's 回执, one folder per upload: ``<output>/uploads/<id>/``."""
+    return output_dir() / "uploads"
+
+
 def report_template() -> Path | None:
     """The office's own Word template for annual_report.docx (``VILLAGE_REPORTS_REPORT_TEMPLATE``);
     none: the default that ``village_reports.docx_template`` builds."""
