@@ -35,6 +35,19 @@ def test_airflow_services_run_celery_and_mount_the_project() -> None:
         assert {"/opt/airflow/dags", "/opt/airflow/include", "/opt/airflow/plugins", "/opt/airflow/sql"} <= mounts
 
 
+def test_the_api_server_serves_the_pages_plugin() -> None:
+    """plugins/village_pages.py runs on the api-server: it sees the plugin, the package it
+    imports, the SQL it reads, and the inbox and outputs that the workers share."""
+    service = _compose()["services"]["airflow-apiserver"]
+    assert (ROOT / "plugins" / "village_pages.py").is_file()
+    assert service["environment"]["PYTHONPATH"] == "/opt/airflow/include"
+    assert {
+        "./plugins:/opt/airflow/plugins",
+        "village-data:/opt/airflow/data",
+        "village-output:/opt/airflow/output",
+    } <= set(service["volumes"])
+
+
 def test_every_mounted_path_exists() -> None:
     for service in _compose()["services"].values():
         for volume in service.get("volumes", []):
