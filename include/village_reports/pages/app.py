@@ -100,6 +100,11 @@ def same_origin(request: Request) -> bool:
     return _origin(source) in own
 
 
+async def _page(status_code: int, error: str | None, year: int | None = None, **context: Any) -> HTMLResponse:
+    """``_upload_page`` off the event loop: it reads the warehouse."""
+    return await run_in_threadpool(_upload_page, status_code, error, year, **context)
+
+
 def _upload_page(
     status_code: int = 200, error: str | None = None, year: int | None = None, **context: Any
 ) -> HTMLResponse:
@@ -179,31 +184,31 @@ def create_app() -> FastAPI:
     @app.post("/upload", dependencies=[can_upload], response_class=HTMLResponse)
     async def upload(request: Request) -> HTMLResponse:
         if not same_origin(request):
-            return _upload_page(403, "上传被拒绝：请求不是从本页面发出的（跨站请求）。")
+            return await _page(403, "上传被拒绝：请求不是从本页面发出的（跨站请求）。")
         try:
             form = await read_form(request, uploads.MAX_FILES, settings.upload_max_bytes())
         except TooLarge:
             mb = settings.upload_max_bytes() / 1024 / 1024
-            return _upload_page(413, f"文件太大：每个文件不能超过 {mb:g} MB，一次最多 {uploads.MAX_FILES} 个文件。")
+            return await _page(413, f"文件太大：每个文件不能超过 {mb:g} MB，一次最多 {uploads.MAX_FILES} 个文件。")
         except MultiPartException:
-            return _upload_page(400, "上传的内容无法识别，请用本页面的表单重新上传。")
+            return await _page(400, "上传的内容无法识别，请用本页面的表单重新上传。")
         year = None
         try:
-            year = _year(form.get("year"))
+            year = await run_in_threadpool(_year, form.get("year"))
             with tempfile.TemporaryDirectory(prefix="village-upload-") as folder:
                 staged = await _stage(form.getlist("files"), Path(folder))
                 engine = dashboard.warehouse_engine()
                 upload_id, verdicts = await run_in_threadpool(uploads.receive, staged, year, engine)
         except uploads.Refused as exc:
-            return _upload_page(exc.status, exc.message, year)
+            return await _page(exc.status, exc.message, year)
         except OSError as exc:  # a full disk, a folder without rights: the upload removed what it wrote
             log.exception("upload failed")
-            return _upload_page(
+            return await _page(
                 500, f"保存失败（{exc.strerror or exc}），没有保存任何文件；请稍后重试或联系管理员。", year
             )
         finally:
             await form.close()
-        return _upload_page(year=year, verdicts=verdicts, upload_id=upload_id)
+        return await _page(200, None, year, verdicts=verdicts, upload_id=upload_id)
 
     @app.get("/receipts/{upload_id}/{name}", dependencies=[can_read])
     def receipt(upload_id: str, name: str) -> FileResponse:
