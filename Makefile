@@ -75,7 +75,9 @@ test: install
 # System packages some tests need: LibreOffice re-saves workbooks as villages do and prints
 # them to PDF (Calc), Writer prints annual_report.docx to PDF (its library, libswlo.so, is
 # how it shows), poppler reads the PDF back (pdftotext, pdffonts), and a Chinese font prints
-# the Chinese. Each is checked on its own; only what is missing is installed.
+# the Chinese. tests/integration/test_browser.py drives Debian's chromium through its
+# chromedriver (Selenium uses both binaries and downloads no browser). Each is checked on
+# its own; only what is missing is installed.
 # CI runs this; on a developer's machine those tests skip when a tool is missing.
 system-deps:
 	@missing=""; \
@@ -83,6 +85,8 @@ system-deps:
 	test -e /usr/lib/libreoffice/program/libswlo.so || missing="$$missing libreoffice-writer-nogui"; \
 	{ command -v pdftotext && command -v pdffonts; } >/dev/null || missing="$$missing poppler-utils"; \
 	fc-list :lang=zh family 2>/dev/null | grep -q . || missing="$$missing fonts-noto-cjk"; \
+	test -x /usr/bin/chromium || missing="$$missing chromium"; \
+	test -x /usr/bin/chromedriver || missing="$$missing chromium-driver"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
