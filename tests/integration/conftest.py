@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -77,13 +78,26 @@ def airflow_env(tmp_path: Path, work: Path, **settings: str) -> dict[str, str]:
 
 def scheduler_settings(port: int, secret: str) -> dict[str, str]:
     """What a scheduler, a DAG processor and their workers need to reach one api-server
-    (Airflow 3 tasks report to its Execution API), tuned for a test's short runs."""
+    (Airflow 3 tasks report to its Execution API, and find it at ``[api] base_url``),
+    tuned for a test's short runs."""
     return {
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__API_AUTH__JWT_SECRET": secret,
         "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+    }
+
+
+def login_settings(folder: Path, user: str, password: str) -> dict[str, str]:
+    """SimpleAuthManager knowing ``user`` (admin) with ``password``: the passwords file is
+    written here, so a test logs in as a statistician would, with a password it knows."""
+    passwords = folder / "passwords.json"
+    passwords.write_text(json.dumps({user: password}))
+    return {
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{user}:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
     }
 
 

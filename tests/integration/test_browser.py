@@ -17,7 +17,6 @@ In CI a missing chromium or chromedriver fails the test (make system-deps instal
 from __future__ import annotations
 
 import base64
-import json
 import os
 import urllib.error
 import urllib.request
@@ -34,7 +33,16 @@ from village_reports.samples import sample_values, write_samples, write_unit_sam
 from village_reports.template import COL_CODE, COL_VALUE, COLUMNS, DATA_SHEET, build_workbook, template_file_name
 
 from ..conftest import IN_CI
-from .conftest import ROOT, airflow_cli, airflow_env, airflow_processes, free_port, scheduler_settings, wait_for
+from .conftest import (
+    ROOT,
+    airflow_cli,
+    airflow_env,
+    airflow_processes,
+    free_port,
+    login_settings,
+    scheduler_settings,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -60,15 +68,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data, outputs and SQLite warehouse in tmp, holding the 2019 and 2020 samples."""
     tmp = tmp_path_factory.mktemp("browser")
     work, port = tmp / "work", free_port()
-    passwords = tmp / "passwords.json"
-    passwords.write_text(json.dumps({USER: PASSWORD}))
     env = airflow_env(
         tmp,
         work,
         AIRFLOW__CORE__PLUGINS_FOLDER=str(ROOT / "plugins"),
-        AIRFLOW__API__BASE_URL=f"http://127.0.0.1:{port}",
-        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=f"{USER}:admin",
-        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=str(passwords),
+        **login_settings(tmp, USER, PASSWORD),
         **scheduler_settings(port, "browser-test-secret"),
     )
     with pytest.MonkeyPatch.context() as mp:  # this process loads the same warehouse the server reads

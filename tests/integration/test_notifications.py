@@ -86,7 +86,6 @@ def test_a_nightly_run_that_is_late_fires_the_deadline_alert(tmp_path: Path, rec
         tmp_path / "night",
         AIRFLOW__CORE__EXECUTOR="LocalExecutor",
         AIRFLOW__CORE__PARALLELISM="4",
-        AIRFLOW__API__BASE_URL=f"http://127.0.0.1:{port}",
         **scheduler_settings(port, "notify-test-secret"),
         AIRFLOW_CONN_VILLAGE_REPORTS_NOTIFY=receiver.connection(),
         VILLAGE_REPORTS_NIGHTLY_LATE_MINUTES="0.05",  # 3 s: a run takes longer under any scheduler

@@ -27,7 +27,6 @@ def scheduler(tmp_path: Path) -> Iterator[dict[str, str]]:
         tmp_path / "night",
         AIRFLOW__CORE__EXECUTOR="LocalExecutor",
         AIRFLOW__CORE__PARALLELISM="4",
-        AIRFLOW__API__BASE_URL=f"http://127.0.0.1:{port}",
         **scheduler_settings(port, "nights-test-secret"),
         VILLAGE_REPORTS_BATCH_SIZE="20",  # fewer task start-ups, the same result
     )

@@ -11,7 +11,6 @@ moves), is reopened, loads that file, and is signed off again."""
 from __future__ import annotations
 
 import importlib.machinery
-import json
 import shutil
 import urllib.request
 from collections.abc import Iterator
@@ -33,6 +32,7 @@ from .conftest import (
     airflow_env,
     airflow_processes,
     free_port,
+    login_settings,
     scheduler_settings,
     wait_for,
 )
@@ -59,15 +59,11 @@ client = _client()
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Path]]:
     tmp = tmp_path_factory.mktemp("signoff")
     work, port = tmp / "work", free_port()
-    passwords = tmp / "passwords.json"
-    passwords.write_text(json.dumps({USER: PASSWORD}))
     env = airflow_env(
         tmp,
         work,
         AIRFLOW__CORE__EXECUTOR="LocalExecutor",
-        AIRFLOW__API__BASE_URL=f"http://127.0.0.1:{port}",
-        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=f"{USER}:admin",
-        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=str(passwords),
+        **login_settings(tmp, USER, PASSWORD),
         VILLAGE_REPORTS_SIGNOFF_TIMEOUT_HOURS=str(TIMEOUT_SECONDS / 3600),
         **scheduler_settings(port, "signoff-test-secret"),
     )
