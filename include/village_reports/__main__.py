@@ -121,7 +121,8 @@ class _ChineseHelp(argparse.HelpFormatter):
     """Help in Chinese, with each option's default where it has one."""
 
     def add_usage(self, usage: Any, actions: Any, groups: Any, prefix: str | None = None) -> None:
-        super().add_usage(usage, actions, groups, prefix or "用法：")
+        # argparse names a subcommand by formatting the usage with prefix "": keep it empty
+        super().add_usage(usage, actions, groups, "用法：" if prefix is None else prefix)
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         if action.default in (None, False, argparse.SUPPRESS) or not action.option_strings:

@@ -40,6 +40,8 @@ def test_help_is_in_chinese_and_shows_defaults(capsys) -> None:
         assert exit_.value.code == 0
         out = capsys.readouterr().out
         assert out.startswith("用法：") and "显示帮助并退出" in out and "show this help" not in out
+        assert out.startswith(f"用法：python -m village_reports {argv[0] if len(argv) > 1 else ''}".rstrip()), out
+        assert out.count("用法：") == 1, out  # never 用法：用法：, in a subcommand's help
     main_help = _help(capsys, ["--help"])
     assert "为名册中每个单位生成空白模板" in main_help and "仓库概况" in main_help
     assert "（默认：output/templates）" in _help(capsys, ["templates", "-h"])
