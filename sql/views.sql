@@ -64,14 +64,28 @@ SELECT year,
 FROM submission_status
 GROUP BY year;
 
+-- change and change_rate only where the two years are comparable: both totals come from
+-- every unit that reports the indicator (village_reports.totals.comparable says the same).
+-- A partial year's sum against a full year's is not a fall; comparable says why it is NULL.
 CREATE VIEW year_over_year AS
-SELECT cur.year, cur.indicator_code, cur.indicator_name, cur.unit,
-       cur.value, prev.value AS previous_value,
-       cur.value - prev.value AS change,
-       CASE WHEN prev.value <> 0 THEN (cur.value - prev.value) / prev.value END AS change_rate
-FROM township_totals cur
-LEFT JOIN township_totals prev
-       ON prev.indicator_code = cur.indicator_code AND prev.year = cur.year - 1;
+WITH paired AS (
+    SELECT cur.year, cur.indicator_code, cur.indicator_name, cur.unit,
+           cur.value, prev.value AS previous_value,
+           cur.units_reported, cur.units_expected,
+           prev.units_reported AS previous_units_reported, prev.units_expected AS previous_units_expected,
+           CASE WHEN cur.value IS NOT NULL AND prev.value IS NOT NULL
+                     AND cur.units_expected > 0 AND cur.units_reported = cur.units_expected
+                     AND prev.units_expected > 0 AND prev.units_reported = prev.units_expected
+                THEN 1 ELSE 0 END AS comparable
+    FROM township_totals cur
+    LEFT JOIN township_totals prev
+           ON prev.indicator_code = cur.indicator_code AND prev.year = cur.year - 1
+)
+SELECT year, indicator_code, indicator_name, unit, value, previous_value,
+       CASE WHEN comparable = 1 THEN value - previous_value END AS change,
+       CASE WHEN comparable = 1 AND previous_value <> 0 THEN (value - previous_value) / previous_value END AS change_rate,
+       units_reported, units_expected, previous_units_reported, previous_units_expected, comparable
+FROM paired;
 
 -- Every file ever received and what became of it.
 CREATE VIEW received_files AS

@@ -115,7 +115,16 @@ def with_current_year(
 ) -> list[dict[str, Any]]:
     """Earlier years' totals, and this year's as just computed (never a stored copy of them)."""
     rows = [dict(row) for row in history if int(row["year"]) != year]
-    return rows + [{"year": year, "indicator_code": code, "value": t.value} for code, t in totals.items()]
+    return rows + [
+        {
+            "year": year,
+            "indicator_code": code,
+            "value": t.value,
+            "units_reported": t.units_reported,
+            "units_expected": t.units_expected,
+        }
+        for code, t in totals.items()
+    ]
 
 
 def trend_series(
@@ -125,6 +134,20 @@ def trend_series(
     nobody reported, or not in the warehouse): a gap, never 0."""
     found = {(int(r["year"]), str(r["indicator_code"])): r["value"] for r in rows}
     return {code: [None if found.get((y, code)) is None else float(found[y, code]) for y in years] for code in codes}
+
+
+def partial_points(
+    rows: Iterable[Mapping[str, Any]], codes: Sequence[str], years: Sequence[int]
+) -> dict[str, list[str | None]]:
+    """Per indicator and year of ``trend_series``, 已报 r/e where the total has a figure from
+    only some of the units that report it (``TownshipTotal.is_complete``), else None: such a
+    point is drawn apart from the line, never read as a fall."""
+    found = {}
+    for r in rows:
+        reported, expected = r.get("units_reported"), r.get("units_expected")
+        if r["value"] is not None and reported is not None and expected and int(reported) < int(expected):
+            found[int(r["year"]), str(r["indicator_code"])] = f"已报{int(reported)}/{int(expected)}"
+    return {code: [found.get((y, code)) for y in years] for code in codes}
 
 
 @dataclass(frozen=True)
@@ -258,13 +281,15 @@ def draw_completeness(grid: CompletenessGrid, path: Path, title: str, signoff_la
     return _save(figure, path)
 
 
-def _change(values: Sequence[float | None]) -> str:
-    """This year against the last, as the panel's corner says it."""
+def _change(values: Sequence[float | None], partial: Sequence[str | None]) -> str:
+    """This year against the last, as the panel's corner says it (totals.comparable)."""
     if len(values) < 2 or values[-1] is None:
         return ""
     last, previous = values[-1], values[-2]
     if previous is None:
         return "上年无数据"
+    if partial[-1] or partial[-2]:
+        return f"{'本年' if partial[-1] else '上年'}未报齐"  # short: the panel's title shares the line
     if previous == 0:
         return "上年为0"
     return f"较上年{(last - previous) / previous:+.1%}"
@@ -277,7 +302,10 @@ def draw_trends(
     path: Path,
     title: str,
     signoff_label: str = "",
+    partial: Mapping[str, Sequence[str | None]] | None = None,
 ) -> Path:
+    """One panel per indicator over ``years``. A ``partial`` point (已报 r/e) is a hollow
+    marker off the line: a sum over the units that have reported so far is no fall."""
     import numpy as np
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
@@ -287,7 +315,9 @@ def draw_trends(
     x = np.array(years, dtype=float)
     for ax, ind in zip(axes.flat, indicators, strict=False):
         values = series[ind.code]
+        marks = (partial or {}).get(ind.code) or [None] * len(values)
         y = np.array([np.nan if v is None else v for v in values], dtype=float)
+        whole = np.array([np.nan if v is None or m else v for v, m in zip(values, marks, strict=True)], dtype=float)
         ax.set_title(_label(ind), loc="left", fontsize=8.5)
         ax.set_xlim(x[0] - 0.5, x[-1] + 0.5)
         ax.set_xticks(x, [str(year) for year in years])
@@ -298,16 +328,19 @@ def draw_trends(
             ax.text(0.5, 0.5, "暂无数据", transform=ax.transAxes, ha="center", va="center", color="#888888")
             ax.set_yticks([])
             continue
-        ax.plot(x, y, color="#377eb8", marker="o", markersize=3.5, linewidth=1.6)  # NaN: the line breaks
+        ax.plot(x, whole, color="#377eb8", marker="o", markersize=3.5, linewidth=1.6)  # NaN: the line breaks
+        cut = [(xi, yi) for xi, yi, m in zip(x, y, marks, strict=True) if m]
+        if cut:
+            ax.plot(*zip(*cut, strict=True), "o", color="#377eb8", mfc="white", markersize=4.5, linestyle="none")
         top = np.nanmax(y)
         ax.set_ylim(0 if np.nanmin(y) >= 0 else None, top * 1.25 if top > 0 else 1)
         gaps = x[np.isnan(y)]
         if len(gaps):  # a year without data, marked on the axis so that a gap is not read as a fall
             ax.plot(gaps, np.zeros(len(gaps)), "x", color="#999999", markersize=5, clip_on=False)
         if not np.isnan(y[-1]):
-            ax.plot(x[-1:], y[-1:], "o", color="#e41a1c", markersize=5.5)
+            ax.plot(x[-1:], y[-1:], "o", color="#e41a1c", markersize=5.5, mfc="white" if marks[-1] else "#e41a1c")
             ax.annotate(
-                format_number(y[-1], ind.decimals),
+                format_number(y[-1], ind.decimals) + (f"（{marks[-1]}）" if marks[-1] else ""),
                 (x[-1], y[-1]),
                 textcoords="offset points",
                 xytext=(0, 5),
@@ -315,10 +348,23 @@ def draw_trends(
                 fontsize=7.5,
                 color="#e41a1c",
             )
-        ax.text(1, 1.02, _change(values), transform=ax.transAxes, ha="right", va="bottom", fontsize=7, color="#555555")
+        ax.text(
+            1,
+            1.02,
+            _change(values, marks),
+            transform=ax.transAxes,
+            ha="right",
+            va="bottom",
+            fontsize=7,
+            color="#555555",
+        )
     for ax in list(axes.flat)[len(indicators) :]:
         ax.set_visible(False)
-    figure.supxlabel("红点：本年；× 该年无数据（空缺，不按0计）", fontsize=7, color="#555555")
+    figure.supxlabel(
+        "红点：本年；空心点：未报齐（已报单位的合计，不与各年相连，不作比较）；× 该年无数据（空缺，不按0计）",
+        fontsize=7,
+        color="#555555",
+    )
     _title(figure, title, signoff_label)
     return _save(figure, path)
 
@@ -383,7 +429,8 @@ def write_charts(
     signoff_label: str = "",
 ) -> dict[str, Path]:
     """The year's charts in ``folder``, by name (CHART_NAMES). ``history``: township
-    totals of earlier years (year, indicator_code, value); ``statuses``: each unit's
+    totals of earlier years (year, indicator_code, value, units_reported, units_expected);
+    ``statuses``: each unit's
     standing per year (year, unit_code, timeliness); ``village_figures``: this year's
     figures of the share_figures by unit (unit_code, indicator_code, value)."""
     from matplotlib import rc_context
@@ -396,6 +443,7 @@ def write_charts(
     span = f"{years[0]}–{year}年" if len(years) > 1 else f"{year}年"
     place = roster.place
     trends = trend_figures(catalogue)
+    points = with_current_year(history, year, totals)
     shared = share_figures(catalogue, totals)
     use_cjk_font()
     with rc_context(_RC):
@@ -408,11 +456,12 @@ def write_charts(
             ),
             "trends": draw_trends(
                 trends,
-                trend_series(with_current_year(history, year, totals), [i.code for i in trends], years),
+                trend_series(points, [i.code for i in trends], years),
                 years,
                 folder / "trends.png",
                 f"{place}{span} 主要指标历年变化（{year}年度）",
                 signoff_label,
+                partial_points(points, [i.code for i in trends], years),
             ),
             "shares": draw_shares(
                 shared,

@@ -19,7 +19,7 @@ from village_reports.catalogue import Catalogue, Indicator, load_catalogue
 from village_reports.files import replacing, write_atomically
 from village_reports.model import HELD, REJECTED
 from village_reports.roster import Roster, load_roster
-from village_reports.totals import TownshipTotal
+from village_reports.totals import TownshipTotal, comparable
 
 _CN_DIGITS = "零一二三四五六七八九"
 
@@ -190,10 +190,11 @@ def write_totals_xlsx(
     roster: Roster,
     timeliness: Sequence[Mapping[str, Any]] = (),
     signoff_label: str = "",
-    previous: Mapping[str, float | None] | None = None,
+    previous: Mapping[str, TownshipTotal] | None = None,
 ) -> Path:
     """The totals by section, the per-unit breakdown, the 报送情况, and the key figures
-    against last year's (``previous``, by code) with native Excel charts; written row by
+    against last year's (``previous``, by code; compared only where ``comparable``) with
+    native Excel charts; written row by
     row (openpyxl's write-only mode), so a county's breakdown never sits in memory. Every
     sheet prints on A4 with its title rows on each page (a write-only sheet takes its page
     setup, widths and row heights before its first row)."""
@@ -342,17 +343,19 @@ def write_totals_xlsx(
     # the key figures against last year's, then the charts drawn from that table and 分村明细
     compare = wb.create_sheet(COMPARE_SHEET)
     keys = catalogue.key_figures()
-    layout(compare, (9, 30, 9, 12, 12, 11, 9), {1: 26, top: 20})
+    # 说明 wide enough for "本年已报1个单位（应报18个），暂不比较" on one line: A4 landscape
+    layout(compare, (9, 30, 9, 12, 12, 11, 9, 42), {1: 26, top: 20})
     compare.freeze_panes = f"A{top + 1}"
-    print_setup(compare, title_rows=f"1:{top}", area=f"A1:G{len(keys) + top}")
+    print_setup(compare, landscape=True, title_rows=f"1:{top}", area=f"A1:H{len(keys) + top}")
     titled(compare, f"{roster.place}{year}年度 主要指标与上年对比")
     compare.append(
-        heading_row(compare, ["指标代码", "指标名称", "计量单位", f"{year - 1}年", f"{year}年", "增减", "增减率"])
+        heading_row(
+            compare, ["指标代码", "指标名称", "计量单位", f"{year - 1}年", f"{year}年", "增减", "增减率", "说明"]
+        )
     )
     for ind in keys:
-        compare.append(
-            [styled(compare, value, number_format) for value, number_format in _compared(ind, totals, previous)]
-        )
+        cells = _compared(ind, totals, previous or {})
+        compare.append([styled(compare, value, number_format) for value, number_format in cells])
     table = (top + 1, top + len(keys))
 
     # each chart on a page of its own, under the sheet's title and 草稿/定稿
@@ -364,7 +367,7 @@ def write_totals_xlsx(
     column = get_column_letter(3 + filled.index(share)) if share else None
     drawn = _add_charts(
         drawings,
-        change_chart(COMPARE_SHEET, table, any(v is not None for v in (previous or {}).values())),
+        change_chart(COMPARE_SHEET, table, any(comparable(totals[i.code], (previous or {}).get(i.code)) for i in keys)),
         village_chart(breakdown.title, village_rows, column, share),
         first_row=top,
     )
@@ -380,12 +383,15 @@ CHART_FONT_SIZE = 900  # hundredths of a point
 
 
 def _compared(
-    ind: Indicator, totals: Mapping[str, TownshipTotal], previous: Mapping[str, float | None] | None
+    ind: Indicator, totals: Mapping[str, TownshipTotal], previous: Mapping[str, TownshipTotal]
 ) -> list[tuple[Any, str | None]]:
-    """One key figure's row of 主要指标对比, each value with its number format."""
-    now, before = totals[ind.code].value, (previous or {}).get(ind.code)
-    change = None if now is None or before is None else ind.round(now - before)
+    """One key figure's row of 主要指标对比, each value with its number format: the change
+    only where the years are comparable, and otherwise 说明 says why there is none."""
+    current, last = totals[ind.code], previous.get(ind.code)
+    now, before = current.value, None if last is None else last.value
+    change = ind.round(now - before) if comparable(current, last) else None  # type: ignore[operator]
     rate = None if change is None or not before else change / before  # no rate from a year of 0
+    note = "" if change is not None else change_text(current, last, ind)
     return [
         (ind.code, None),
         (ind.name, None),
@@ -394,6 +400,7 @@ def _compared(
         (now, ind.number_format_for(now)),
         (change, ind.number_format_for(change)),
         (rate, "0.0%"),
+        (note, None),
     ]
 
 
@@ -530,15 +537,20 @@ def with_unit(value: float, indicator: Indicator) -> str:
     return shown if indicator.measure_unit == "是/否" else f"{shown} {indicator.measure_unit}"
 
 
-def change_text(current: float | None, previous: float | None, indicator: Indicator) -> str:
+def change_text(current: TownshipTotal, last: TownshipTotal | None, indicator: Indicator) -> str:
     """This year against last, as a statistical report says it: 比上年增加 12 户 (counts),
     比上年增长 8.3% (amounts), 比上年提高 2.5 个百分点 (rates), 持平; 上年无数据 when last
-    year has no figure."""
-    if current is None:
+    year has no figure; and why there is no change where a year's total is partial."""
+    if current.value is None:
         return "本年暂无数据"
-    if previous is None:
+    if last is None or last.value is None:
         return NO_PREVIOUS
-    diff = indicator.round(current - previous)
+    if not current.is_complete:  # a partial year is not a fall: see totals.comparable
+        return f"本年已报{current.units_reported}个单位（应报{current.units_expected}个），暂不比较"
+    if not last.is_complete:
+        return f"上年仅{last.units_reported}个单位报告（应报{last.units_expected}个），不作比较"
+    previous = last.value
+    diff = indicator.round(current.value - previous)
     if diff == 0:
         return "持平"
     if indicator.type == "percentage":
@@ -627,21 +639,21 @@ def section_text(section_code: str, totals: Mapping[str, TownshipTotal], catalog
 def key_figure_rows(
     section_code: str,
     totals: Mapping[str, TownshipTotal],
-    previous: Mapping[str, float | None],
+    previous: Mapping[str, TownshipTotal],
     catalogue: Catalogue,
 ) -> tuple[KeyFigure, ...]:
     """The section's key figures (``key: true``): this year, last year (from the warehouse's
     ``year_over_year``) and the change."""
     rows = []
     for ind in catalogue.key_figures(section_code):
-        current, before = totals[ind.code].value, previous.get(ind.code)
+        current, last = totals[ind.code], previous.get(ind.code)
         rows.append(
             KeyFigure(
                 ind.code,
                 ind.name,
-                "暂无数据" if current is None else with_unit(current, ind),
-                NO_PREVIOUS if before is None else with_unit(before, ind),
-                change_text(current, before, ind),
+                "暂无数据" if current.value is None else with_unit(current.value, ind),
+                NO_PREVIOUS if last is None or last.value is None else with_unit(last.value, ind),
+                change_text(current, last, ind),
             )
         )
     return tuple(rows)
@@ -653,7 +665,7 @@ def annual_report(
     catalogue: Catalogue,
     roster: Roster,
     *,
-    previous: Mapping[str, float | None] | None = None,
+    previous: Mapping[str, TownshipTotal] | None = None,
     tallies: Mapping[str, Mapping[str, SourceTally]] | None = None,
     timeliness: Sequence[Mapping[str, Any]] = (),
     signoff_label: str = "",
@@ -803,7 +815,7 @@ def write_outputs(
     catalogue: Catalogue | None = None,
     roster: Roster | None = None,
     signoff_label: str = "",
-    previous: Mapping[str, float | None] | None = None,
+    previous: Mapping[str, TownshipTotal] | None = None,
     history: Sequence[Mapping[str, Any]] = (),
     timeliness_history: Sequence[Mapping[str, Any]] = (),
     village_figures: Sequence[Mapping[str, Any]] = (),
@@ -812,11 +824,12 @@ def write_outputs(
     behind a total, in report order) and ``unit_values`` (unit by unit) may be streams.
     ``signoff_label`` (``SignoffState.label``: 草稿 with the time of the data, or 定稿 with
     the approver and the time) heads every output. ``previous``: last year's totals by
-    code, for the report's key-figure tables (none: 上年无数据).
+    code (``totals.previous_year``), for the key-figure tables (none: 上年无数据; a change
+    only where ``totals.comparable``).
 
     The charts (``charts/*.png``, written first: the Word report embeds them) draw on
     ``history``, earlier years' township totals of the key figures (year, indicator_code,
-    value); ``timeliness_history``, each unit's standing per year (year, unit_code,
+    value, units_reported, units_expected); ``timeliness_history``, each unit's standing per year (year, unit_code,
     timeliness; this year's ``timeliness`` without it); and ``village_figures``, this
     year's figures of ``charts.share_figures`` by unit (unit_code, indicator_code, value).
     Without them the charts show this year alone."""

@@ -117,6 +117,42 @@ class TownshipTotal:
     def completeness(self) -> float:
         return self.units_reported / self.units_expected if self.units_expected else 0.0
 
+    @property
+    def is_complete(self) -> bool:
+        """Every unit that reports the indicator has reported it."""
+        return self.units_expected > 0 and self.units_reported == self.units_expected
+
+
+def comparable(current: TownshipTotal, previous: TownshipTotal | None) -> bool:
+    """Whether this year's total may be set against last year's. Both must have a figure
+    from every unit that reports it: a sum over the 1 unit that has sent its file so far,
+    set against last year's 18, would read as a fall of 95%. The view ``year_over_year``
+    says the same in SQL (sql/views.sql), and a test holds the two together."""
+    return (
+        previous is not None
+        and current.value is not None
+        and previous.value is not None
+        and current.is_complete
+        and previous.is_complete
+    )
+
+
+def previous_year(engine: Engine, year: int) -> dict[str, TownshipTotal]:
+    """Last year's stored township totals by indicator (view ``year_over_year``), each with
+    the units it came from; none where last year has no totals, a None value where nobody
+    reported the indicator (the report says 上年无数据)."""
+    with engine.connect() as connection:
+        rows = connection.execute(sql("dml/select_previous_totals")[0], {"year": year})
+        return {
+            row.indicator_code: TownshipTotal(
+                row.indicator_code,
+                row.previous_value,
+                int(row.previous_units_reported),
+                int(row.previous_units_expected),
+            )
+            for row in rows
+        }
+
 
 def _expected(indicator: Indicator, roster: Roster) -> int:
     return 1 if indicator.reporter == "township" else len(roster.villages)

@@ -358,14 +358,6 @@ def timeliness(engine: Engine, year: int) -> list[dict[str, Any]]:
         return [dict(row) for row in connection.execute(sql("dml/select_timeliness")[0], {"year": year}).mappings()]
 
 
-def previous_totals(engine: Engine, year: int) -> dict[str, float | None]:
-    """Last year's township totals by indicator (view ``year_over_year``); None where last
-    year has no figure, which the report says as 上年无数据."""
-    with engine.connect() as connection:
-        rows = connection.execute(sql("dml/select_previous_totals")[0], {"year": year})
-        return {row.indicator_code: row.previous_value for row in rows}
-
-
 def signoff_audit(engine: Engine, year: int) -> list[dict[str, Any]]:
     """The year's sign-offs, send-backs, reopenings and late files, oldest first."""
     with engine.connect() as connection:
@@ -501,7 +493,8 @@ def current_values_by_unit(engine: Engine, year: int) -> Iterator[tuple[str, dic
 def totals_history(
     engine: Engine, indicator_codes: Iterable[str], first_year: int, last_year: int
 ) -> list[dict[str, Any]]:
-    """(year, indicator_code, value) of the stored township totals of some indicators."""
+    """(year, indicator_code, value, units_reported, units_expected) of the stored township
+    totals of some indicators."""
     codes = sorted(set(indicator_codes))
     if not codes:
         return []

@@ -5,17 +5,21 @@ Each must end cleanly, say "no figure" where there is none, and never print None
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Callable
 from pathlib import Path
 
 import openpyxl
 import pytest
+from sqlalchemy import text
 
 from village_reports import pipeline, settings, warehouse
 from village_reports.__main__ import main
 from village_reports.catalogue import load_catalogue
+from village_reports.pages import dashboard
 from village_reports.samples import write_samples
 from village_reports.template import COL_CODE, COL_VALUE, COLUMNS, DATA_SHEET
+from village_reports.totals import TownshipTotal, comparable, previous_year
 
 YEAR = 2021
 
@@ -123,3 +127,52 @@ def test_a_year_with_no_file_writes_nothing_and_says_so(project: Path, capsys) -
     capsys.readouterr()
     assert main(["status"]) == 1  # nothing in the warehouse yet
     assert "还没有" in capsys.readouterr().out
+
+
+def test_a_partial_year_is_never_compared_with_a_full_one(project: Path) -> None:
+    """Last year complete, this year one unit so far: the view year_over_year, the report,
+    the workbook and the dashboard give no change, and the view and totals.comparable agree
+    on every indicator."""
+    write_samples(settings.inbox_dir(), [YEAR - 1])
+    _keep_only("MT05")
+    pipeline.finish_run([pipeline.run_ingest()])
+    for year in (YEAR - 1, YEAR):
+        pipeline.report_year(year)
+
+    engine = warehouse.get_engine()
+    with engine.connect() as connection:
+        stored = {
+            (row.year, row.indicator_code): row
+            for row in connection.execute(text("SELECT * FROM township_totals")).mappings()
+        }
+        view = list(connection.execute(text("SELECT * FROM year_over_year WHERE year = :y"), {"y": YEAR}).mappings())
+    assert len(view) == len(load_catalogue().indicators)
+
+    def total(year: int, code: str) -> TownshipTotal:
+        row = stored[year, code]
+        return TownshipTotal(code, row["value"], row["units_reported"], row["units_expected"])
+
+    last_year = previous_year(engine, YEAR)
+    for row in view:
+        code = row["indicator_code"]
+        expected = comparable(total(YEAR, code), last_year.get(code))
+        assert bool(row["comparable"]) is expected, code
+        assert row["change"] is None and row["change_rate"] is None, code  # nothing is comparable
+        assert last_year[code] == total(YEAR - 1, code)
+    assert all(total(YEAR - 1, row["indicator_code"]).is_complete for row in view)
+
+    report = (settings.output_dir() / str(YEAR) / "annual_report.md").read_text(encoding="utf-8")
+    assert "本年已报1个单位（应报18个），暂不比较" in report
+    assert not re.search(r"比上年(增加|减少|增长|下降|提高)", report)
+    shown = dashboard.totals(engine, YEAR)
+    rev01 = next(row for row in shown if row["indicator_code"] == "REV01")
+    assert rev01["change_text"] == "本年已报1个单位（应报18个），暂不比较"
+    assert not any(re.search(r"比上年(增加|减少|增长|下降|提高)", row["change_text"]) for row in shown)
+
+    # the year before, complete against nothing earlier, and then a full year: compared
+    with engine.connect() as connection:
+        full = connection.execute(
+            text("SELECT comparable, change FROM year_over_year WHERE year = :y AND indicator_code = 'REV01'"),
+            {"y": YEAR - 1},
+        ).one()
+    assert not full.comparable and full.change is None  # no 2019 in this warehouse

@@ -16,8 +16,11 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
 from village_reports import settings, warehouse
+from village_reports.catalogue import Catalogue, load_catalogue
 from village_reports.number_parsing import figure_text
+from village_reports.report import change_text
 from village_reports.roster import load_roster
+from village_reports.totals import TownshipTotal
 
 # the view timeliness's values, as the township says them
 STANDING_TEXT = {
@@ -108,25 +111,28 @@ def latest_files(engine: Engine | None) -> list[dict[str, Any]]:
     return rows
 
 
-def _change(row: dict[str, Any]) -> str:
-    """比上年 …, as the annual report says it; 上年无数据 without last year's figure."""
-    if row["previous_value"] is None or row["value"] is None:
-        return "上年无数据"
-    change = row["change"] or 0
-    if change == 0:
-        return "持平"
-    text = f"{'增加' if change > 0 else '减少'} {figure_text(round(abs(change), 4))}"
-    if row["change_rate"] is not None:
-        text += f"（{'增长' if change > 0 else '下降'} {abs(row['change_rate']) * 100:.1f}%）"
-    return text
+def _change(row: dict[str, Any], catalogue: Catalogue) -> str:
+    """比上年 …, in the annual report's words (report.change_text): no change where a year's
+    total is partial, 上年无数据 without last year's figure."""
+    ind = catalogue.get(row["indicator_code"])
+    if ind is None:  # an indicator the catalogue no longer has: its figures, no wording
+        return ""
+    current = TownshipTotal(ind.code, row["value"], int(row["units_reported"]), int(row["units_expected"]))
+    last = None
+    if row["previous_units_expected"] is not None:
+        last = TownshipTotal(
+            ind.code, row["previous_value"], int(row["previous_units_reported"]), int(row["previous_units_expected"])
+        )
+    return change_text(current, last, ind)
 
 
 def totals(engine: Engine | None, year: int) -> list[dict[str, Any]]:
     rows = read(engine, [], lambda e: _rows(e, "totals", year=year))
+    catalogue = load_catalogue()
     for row in rows:
         row["value_text"] = "" if row["value"] is None else figure_text(round(row["value"], 4))
         row["previous_text"] = "" if row["previous_value"] is None else figure_text(round(row["previous_value"], 4))
-        row["change_text"] = _change(row)
+        row["change_text"] = _change(row, catalogue)
     return rows
 
 

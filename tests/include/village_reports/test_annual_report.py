@@ -29,6 +29,7 @@ from village_reports.roster import Roster
 from village_reports.samples import sample_values
 from village_reports.signoff import SignoffState
 from village_reports.template import FIRST_DATA_ROW
+from village_reports.totals import TownshipTotal, comparable, previous_year
 
 from ...conftest import libreoffice_convert, require_tool, require_writer, totals_in_a_warehouse
 
@@ -68,7 +69,7 @@ def write_year(tmp_path: Path, catalogue: Catalogue, roster: Roster) -> Writer:
             catalogue=catalogue,
             roster=roster,
             signoff_label=label,
-            previous=warehouse.previous_totals(warehouse.get_engine(url), year),
+            previous=previous_year(warehouse.get_engine(url), year),
         )
         return next(p for p in paths if p.suffix == ".docx")
 
@@ -258,7 +259,51 @@ def test_the_offices_template_is_used_when_set(
 def test_change_is_said_as_a_statistical_report_says_it(
     catalogue: Catalogue, code: str, now: float, before: float | None, said: str
 ) -> None:
-    assert change_text(now, before, catalogue[code]) == said
+    assert change_text(_total(code, now), _total(code, before), catalogue[code]) == said
+
+
+def _total(code: str, value: float | None, reported: int = 18, expected: int = 18) -> TownshipTotal:
+    return TownshipTotal(code, value, reported if value is not None else 0, expected)
+
+
+@pytest.mark.parametrize(
+    ("now", "before", "said"),
+    [
+        (_total("REV01", 60, 1), _total("REV01", 1137), "本年已报1个单位（应报18个），暂不比较"),
+        (_total("REV01", 1137), _total("REV01", 1000, 17), "上年仅17个单位报告（应报18个），不作比较"),
+        (_total("REV01", 60, 1), None, NO_PREVIOUS),
+        (_total("REV01", None), _total("REV01", 1137), "本年暂无数据"),
+    ],
+)
+def test_a_partial_total_is_never_compared(
+    catalogue: Catalogue, now: TownshipTotal, before: TownshipTotal | None, said: str
+) -> None:
+    """A sum over the units that have reported so far, against a year that all reported,
+    would read as a fall of 95%: the change is not computed, and the reason is said."""
+    assert change_text(now, before, catalogue["REV01"]) == said
+    assert comparable(now, before) is False
+    assert comparable(_total("REV01", 1137), _total("REV01", 1000)) is True
+
+
+@pytest.mark.parametrize(
+    ("partial_year", "said"),
+    [(2021, "本年已报1个单位（应报18个），暂不比较"), (2020, "上年仅1个单位报告（应报18个），不作比较")],
+)
+def test_a_partial_year_in_the_report_says_why_it_is_not_compared(
+    write_year: Writer, samples: dict[int, Values], partial_year: int, said: str
+) -> None:
+    """Last year's coverage comes from the warehouse (totals.previous_year), this year's
+    from its totals: the key table compares neither way round, and says why."""
+    years = {**samples, partial_year: {"MT05": samples[partial_year]["MT05"]}}
+    docx = write_year(years)
+
+    def township(year: int) -> str:  # the year's 低保 total, over the units it has
+        return f"{sum(values['REV01'] for values in years[year].values() if 'REV01' in values):.0f} 人"
+
+    assert _key_row(docx, "低保救助对象")[1:] == [township(2021), township(2020), said]
+    markdown = (docx.parent / "annual_report.md").read_text(encoding="utf-8")
+    assert said in markdown
+    assert not re.search(r"比上年(增加|减少|增长|下降|提高)", markdown)  # no key figure is compared
 
 
 def test_the_brief_source_counts_units_and_names_the_usual_cell(catalogue: Catalogue) -> None:

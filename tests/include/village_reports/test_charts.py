@@ -46,7 +46,17 @@ def yearly() -> dict[int, dict[str, TownshipTotal]]:
 
 def history(yearly: dict[int, dict[str, TownshipTotal]], years: tuple[int, ...]) -> list[dict]:
     """Stored totals as warehouse.totals_history returns them."""
-    return [{"year": y, "indicator_code": c, "value": t.value} for y in years for c, t in yearly[y].items()]
+    return [
+        {
+            "year": y,
+            "indicator_code": c,
+            "value": t.value,
+            "units_reported": t.units_reported,
+            "units_expected": t.units_expected,
+        }
+        for y in years
+        for c, t in yearly[y].items()
+    ]
 
 
 def village_rows(found: list[Record], codes: list[str]) -> list[dict]:
@@ -91,6 +101,19 @@ def test_a_missing_year_is_a_gap_never_zero(yearly: dict[int, dict[str, Township
     assert series["REV01"] == [yearly[2019]["REV01"].value, None, None]  # no file for 2020; nobody reported 2021
     assert series["LIV01"][1] is None and series["LIV01"][2] == yearly[2021]["LIV01"].value
     assert charts.chart_years(2030, range(2000, 2031))[0] == 2030 - charts.MAX_YEARS + 1
+
+
+def test_a_partial_year_is_a_point_apart_and_not_compared(yearly: dict[int, dict[str, TownshipTotal]]) -> None:
+    """A total from the units that have reported so far is marked (已报 r/e), and the
+    panel's corner compares it with nothing (totals.comparable)."""
+    so_far = dataclasses.replace(yearly[2021]["REV01"], value=60, units_reported=1)
+    rows = charts.with_current_year(history(yearly, (2019, 2020)), 2021, {**yearly[2021], "REV01": so_far})
+    marks = charts.partial_points(rows, ["REV01", "LIV01"], YEARS)
+    assert marks == {"REV01": [None, None, "已报1/18"], "LIV01": [None, None, None]}
+    series = charts.trend_series(rows, ["REV01"], YEARS)["REV01"]
+    assert charts._change(series, marks["REV01"]) == "本年未报齐"
+    assert charts._change(series, [None, "已报17/18", None]) == "上年未报齐"
+    assert charts._change(series, [None, None, None]).startswith("较上年-")
 
 
 def test_completeness_grid_has_every_roster_unit_and_year(roster: Roster) -> None:
@@ -178,7 +201,7 @@ def test_the_workbooks_charts_refer_to_its_tables_and_the_village_sheet_holds_th
     url = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
     totals, _ = totals_in_a_warehouse(records(2021), url, 2021, catalogue, roster)
     engine = warehouse.get_engine(url)
-    previous = {code: total.value for code, total in yearly[2020].items()}
+    previous = yearly[2020]
     path = tmp_path / "township_totals.xlsx"
     unit_values = warehouse.current_values_by_unit(engine, 2021)
     write_totals_xlsx(path, 2021, totals, unit_values, catalogue, roster, previous=previous, signoff_label="草稿")
@@ -211,10 +234,28 @@ def test_the_workbooks_charts_refer_to_its_tables_and_the_village_sheet_holds_th
     rates = cells(change.val.numRef.f)
     assert change.val.numRef.f.startswith(f"'{COMPARE_SHEET}'!$G$")
     rev01 = next(n for n, ind in enumerate(keys) if ind.code == "REV01")
-    assert rates[rev01] == pytest.approx((totals["REV01"].value - previous["REV01"]) / previous["REV01"])
+    assert rates[rev01] == pytest.approx((totals["REV01"].value - previous["REV01"].value) / previous["REV01"].value)
     share = charts.share_figures(catalogue, totals)[0]
     assert cells(villages.cat.numRef.f) == [u.name for u in roster.villages]
     assert cells(villages.val.numRef.f) == [in_warehouse.get((u.code, share.code)) for u in roster.villages]
     with zipfile.ZipFile(path) as archive:
         xml = [archive.read(name).decode("utf-8") for name in archive.namelist() if name.startswith("xl/charts/")]
     assert len(xml) == 2 and all(re.search(rf'<a:ea typeface="{FONT}"', chart) for chart in xml)
+
+
+def test_a_partial_year_has_no_change_in_the_workbook_and_says_why(
+    tmp_path: Path, catalogue: Catalogue, roster: Roster, yearly: dict[int, dict[str, TownshipTotal]]
+) -> None:
+    """One unit has reported so far: 主要指标对比 shows both years' figures, no 增减 and no
+    增减率, and 说明 says why; with nothing comparable, no 增减率 chart is drawn."""
+    so_far = compute_totals([r for r in records(2021) if r.unit_code == "MT05"])
+    path = tmp_path / "township_totals.xlsx"
+    write_totals_xlsx(path, 2021, so_far, [], catalogue, roster, previous=yearly[2020], signoff_label="草稿")
+    workbook = openpyxl.load_workbook(path)
+    rows = {row[0]: row for row in workbook[COMPARE_SHEET].iter_rows(values_only=True) if row[0]}
+    rev01 = rows["REV01"]
+    assert rev01[3] == yearly[2020]["REV01"].value and rev01[4] == so_far["REV01"].value
+    assert rev01[5:] == (None, None, "本年已报1个单位（应报18个），暂不比较")
+    assert all(rows[ind.code][5] is None and rows[ind.code][7] for ind in catalogue.key_figures())
+    drawn = [chart.series[0].val.numRef.f for chart in workbook[CHART_SHEET]._charts]
+    assert not any(COMPARE_SHEET in reference for reference in drawn)  # no 增减率 chart

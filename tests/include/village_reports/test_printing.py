@@ -205,7 +205,7 @@ def test_totals_print_each_section_on_a_page_and_village_names_on_every_page(
     path = folder / "township_totals.xlsx"
     unit_values = [(u.code, sample_2021[u.code]) for u in roster.units]
     label = "草稿（数据截至 2022-03-31 17:05，尚未审核定稿）"
-    previous = {code: total.value for code, total in compute_totals(_records(2020), catalogue, roster).items()}
+    previous = compute_totals(_records(2020), catalogue, roster)
     write_totals_xlsx(
         path, 2021, totals, unit_values, catalogue, roster, timeliness, signoff_label=label, previous=previous
     )
@@ -234,7 +234,7 @@ def test_totals_print_each_section_on_a_page_and_village_names_on_every_page(
     assert all(heading in pages["报送情况"][0] for heading in ("单位代码", "报送情况", "最新文件"))
     compared = pages[COMPARE_SHEET]
     assert len(compared) == 1 and all(ind.code in compared[0] for ind in catalogue.key_figures())
-    assert all(heading in compared[0] for heading in ("2020年", "2021年", "增减率"))
+    assert all(heading in compared[0] for heading in ("2020年", "2021年", "增减率", "说明"))
     # two charts, two pages (a page break after the first), their titles and categories
     # printed. LibreOffice puts every chart of a sheet, clipped, in each page's text, so
     # which chart shows on which page was checked by eye (pdftoppm), not here.
