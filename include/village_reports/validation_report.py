@@ -31,8 +31,11 @@ EXPECTATION_TEXT = {
     ("expect_column_pair_values_a_to_be_greater_than_b", "value"): "数值不小于下限",
     ("expect_column_pair_values_a_to_be_greater_than_b", "max_value"): "数值不超过上限",
     ("expect_column_values_to_be_in_set", "whole_remainder"): "计数类指标为整数",
-    ("expect_column_values_to_not_be_null", "answer"): "必填指标已填写",
+    ("expect_column_values_to_not_be_null", "answer"): "指标已填写（空格按未报告统计）",
 }
+# A blank is "not reported", never an error (a village may send what it has, then the
+# rest): the count is shown, not marked as a failure.
+COUNTED_NOT_FAILED = {("expect_column_values_to_not_be_null", "answer")}
 STATUS_TEXT = {
     ACCEPTED: "已接收",
     ACCEPTED_WITH_WARNINGS: "已接收（有提示）",
@@ -75,14 +78,14 @@ def _section(run: dict[str, Any], names: Mapping[str, Mapping[str, Any]]) -> str
     ids = json.loads(run["submission_ids"])
     files = [names[i] for i in ids if i in names]
     years = sorted({f["year"] for f in files})
-    verdict = '<span class="ok">通过</span>' if run["success"] else '<span class="bad">发现问题</span>'
+    verdict = _verdict(run, [f["status"] for f in files] if len(files) == len(ids) else [])
     title = (
         f"{e(files[0]['unit_name'])} · {e(files[0]['file_name'])}" if len(ids) == 1 and files else f"{len(ids)} 个文件"
     )
     lines = [
         f"<section><h2>{title}</h2>",
         f"<p>校验时间 {settings.local_time(run['validated_at'])}　年度 {e('、'.join(map(str, years)) or '—')}　"
-        f"结论 {verdict}　期望 {run['successful']}/{run['evaluated']} 项满足</p>",
+        f"审核结论 {verdict}　数据校验：期望 {run['successful']}/{run['evaluated']} 项满足</p>",
     ]
     if 1 < len(ids) <= NAMED_UP_TO:
         lines.append("<table><tr><th>单位</th><th>文件</th><th>年度</th><th>审核结论</th></tr>")
@@ -97,13 +100,28 @@ def _section(run: dict[str, Any], names: Mapping[str, Mapping[str, Any]]) -> str
     for item in result.get("results", []):
         name = EXPECTATION_TEXT.get((item["expectation"], item["column"]), f"{item['expectation']}（{item['column']}）")
         unexpected = item.get("unexpected_count") or 0
-        css = ' class="num bad"' if unexpected else ' class="num"'
+        failed = unexpected and (item["expectation"], item["column"]) not in COUNTED_NOT_FAILED
+        css = ' class="num bad"' if failed else ' class="num"'
         lines.append(
             f"<tr><td>{e(name)}</td><td class='num'>{item.get('element_count') or 0}</td>"
             f"<td{css}>{unexpected}</td></tr>"
         )
     lines.append("</table></section>")
     return "\n".join(lines)
+
+
+def _verdict(run: Mapping[str, Any], statuses: list[str]) -> str:
+    """What became of the run's files, in their 回执's words (已接收, 退回 …), so that the
+    page and the 回执 never disagree; the bare GX result only where a file is unknown."""
+    if not statuses:
+        return '<span class="ok">通过</span>' if run["success"] else '<span class="bad">发现问题</span>'
+    counts = {status: statuses.count(status) for status in dict.fromkeys(statuses)}
+    parts = []
+    for status, count in counts.items():
+        css = "bad" if status == REJECTED else "ok"
+        said = html.escape(STATUS_TEXT.get(status, status))
+        parts.append(f'<span class="{css}">{said}</span>' + (f" {count} 个" if len(statuses) > 1 else ""))
+    return "，".join(parts)
 
 
 def write_validation_report(engine: Engine, out_dir: Path) -> Path:

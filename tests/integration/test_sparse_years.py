@@ -101,7 +101,11 @@ def test_every_command_and_output_handles_a_sparse_year(project: Path, scenario,
     for ws in workbook.worksheets:
         for row in ws.iter_rows(values_only=True):
             assert not any(isinstance(v, str) and v in ("None", "nan") for v in row), ws.title
-    assert (settings.output_dir() / "validation" / "index.html").exists()
+    # 审核记录 gives the file's outcome as its 回执 does: a partial file is 已接收, not 发现问题
+    page = (settings.output_dir() / "validation" / "index.html").read_text(encoding="utf-8")
+    said = {"accepted_with_warnings": "已接收（有提示）", "rejected": "退回", "accepted": "已接收"}[status]
+    assert re.search(rf"审核结论 <span class=\"(ok|bad)\">{re.escape(said)}</span>", page), page[:2000]
+    assert "发现问题" not in page
     assert list((settings.output_dir() / "feedback" / str(YEAR)).rglob("*.xlsx"))
 
     capsys.readouterr()
