@@ -8,6 +8,7 @@ from __future__ import annotations
 import operator
 import re
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
@@ -38,6 +39,14 @@ CONDITION_OPERATORS = {
 
 class CatalogueError(ValueError):
     """The catalogue file contradicts itself; fixed by editing the file, not at run time."""
+
+
+def round_half_up(value: float, places: int) -> float:
+    """Round half up (四舍五入, as statistics offices round): 12.25 → 12.3 where Python's
+    round gives 12.2. The float's shortest decimal form is rounded, so a sum such as 2.675
+    (2.67499… in binary) gives 2.68. Every figure we compute or print rounds this way."""
+    exponent = Decimal(1).scaleb(-places)
+    return float(Decimal(repr(float(value))).quantize(exponent, rounding=ROUND_HALF_UP))  # numpy too
 
 
 @dataclass(frozen=True)
@@ -108,8 +117,8 @@ class Indicator:
         return CONDITION_OPERATORS[op_text](value, float(threshold))
 
     def round(self, value: float) -> float:
-        """Round to the places this indicator keeps; integers stay integral floats."""
-        return round(value, self.decimals)
+        """Round to the places this indicator keeps (``round_half_up``)."""
+        return round_half_up(value, self.decimals)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from village_reports import settings
-from village_reports.catalogue import Catalogue, Indicator, load_catalogue
+from village_reports.catalogue import Catalogue, Indicator, load_catalogue, round_half_up
 from village_reports.files import replacing, write_atomically
 from village_reports.model import HELD, REJECTED
 from village_reports.roster import Roster, load_roster
@@ -25,8 +25,8 @@ _CN_DIGITS = "零一二三四五六七八九"
 
 
 def format_number(value: float, places: int) -> str:
-    """'784.5', '289', '0.725': fixed places, then trailing zeros dropped."""
-    text = f"{value:.{places}f}"
+    """'784.5', '289', '0.725': fixed places (rounded half up), then trailing zeros dropped."""
+    text = f"{round_half_up(value, places):.{places}f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
@@ -63,7 +63,7 @@ def phrase(value: float, indicator: Indicator) -> str:
         return f"{format_number(base, 0)}余"
     if style == "about":
         step = float(spec["step"])
-        return f"约{format_number(round(value / step) * step, 0)}"
+        return f"约{format_number(round_half_up(value / step, 0) * step, 0)}"
     if style == "over":
         if value > float(spec["threshold"]):
             return str(spec["word"])
@@ -71,7 +71,7 @@ def phrase(value: float, indicator: Indicator) -> str:
     if style == "zero":
         return str(spec["zero"]) if value == 0 else str(spec["other"]).format(n=exact)
     if style == "cn":
-        return chinese_numeral(round(value), str(spec.get("two", "二")))
+        return chinese_numeral(int(round_half_up(value, 0)), str(spec.get("two", "二")))
     raise ValueError(f"{indicator.code}: unknown phrase style {style}")
 
 

@@ -1,5 +1,6 @@
 import dataclasses
 
+import numpy
 import pytest
 
 from village_reports.catalogue import CATALOGUE_FILE, Catalogue, CatalogueError, check_catalogue, load_catalogue
@@ -83,3 +84,24 @@ def test_every_section_has_key_figures_for_its_table(catalogue: Catalogue) -> No
     no_key = tuple(dataclasses.replace(i, key=False) if i.section == "SAF" else i for i in catalogue.indicators)
     errors = check_catalogue(dataclasses.replace(catalogue, indicators=no_key))
     assert errors == ["section SAF (安全生产): no indicator has key: true"]
+
+
+@pytest.mark.parametrize(
+    ("decimals", "value", "rounded"),
+    [
+        (1, 12.25, 12.3),
+        (1, 784.5, 784.5),
+        (0, 1136.5, 1137.0),
+        (2, 2.675, 2.68),
+        (1, 0.1 + 0.2, 0.3),
+        (1, -12.25, -12.3),
+        (1, numpy.float64(289.05), 289.1),  # matplotlib hands numpy floats to format_number
+    ],
+)
+def test_totals_round_half_up_as_a_statistics_office_does(
+    catalogue: Catalogue, decimals: int, value: float, rounded: float
+) -> None:
+    """四舍五入: Python's round gives 12.2 for 12.25 (half to even) and 2.67 for 2.675 (its
+    binary value is 2.67499…)."""
+    indicator = dataclasses.replace(catalogue["REV04"], decimals=decimals)
+    assert indicator.round(value) == rounded
