@@ -66,6 +66,11 @@ class ResourceFault(RuntimeError):
         return self.message
 
 
+class Refusal(RuntimeError):
+    """A step refused for a reason that a retry cannot change (a sign-off form gone stale,
+    an approved year whose totals would change): it fails at once, its text the line."""
+
+
 def _chain(exc: BaseException) -> Iterator[BaseException]:
     """The exception, the DBAPI error SQLAlchemy wraps, and its causes, each once."""
     seen: set[int] = set()
@@ -268,9 +273,10 @@ def one_line(step: str, run_key: str | None = None) -> Generator[None, None, Non
 @contextmanager
 def in_task() -> Generator[None, None, None]:
     """``one_line`` around an Airflow task's body, named as Airflow names the task (with
-    ``_<n>`` for a mapped one, as ``failed_steps_message`` reads them). The fault fails the
-    task at once: retrying a full disk or a read-only warehouse only fails again. Airflow
-    is imported here, inside a running task, never by the pipeline's modules."""
+    ``_<n>`` for a mapped one, as ``failed_steps_message`` reads them). The fault, or a
+    ``Refusal``, fails the task at once: retrying a full disk, a read-only warehouse or a
+    stale sign-off form only fails again. Airflow is imported here, inside a running
+    task, never by the pipeline's modules."""
     from airflow.sdk import get_current_context
     from airflow.sdk.exceptions import AirflowFailException
 
@@ -281,5 +287,5 @@ def in_task() -> Generator[None, None, None]:
     try:
         with one_line(step, context["run_id"]):
             yield
-    except ResourceFault as fault:
+    except (ResourceFault, Refusal) as fault:
         raise AirflowFailException(str(fault)) from fault

@@ -32,7 +32,7 @@ from typing import Any, Final
 
 from sqlalchemy import Connection, Engine
 
-from village_reports import guard, settings, totals, warehouse
+from village_reports import faults, guard, settings, totals, warehouse
 from village_reports.warehouse import run_sql, sql
 
 # The HITL form's options, as the statistician reads them. Their home is settings, which
@@ -46,7 +46,7 @@ ACTIONS: Final = {APPROVE: APPROVED, SEND_BACK: SENT_BACK}
 MIN_REOPEN_REASON = 4  # characters: "数据有误" at least; a reopening undoes an approval
 
 
-class StaleReview(Exception):
+class StaleReview(faults.Refusal):
     """An approval of something other than what was reviewed: the year's data changed
     since the review, or the year was approved meanwhile. Review again."""
 

@@ -27,6 +27,7 @@ memory (``tests/oracle_totals.py``).
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam
 
 from village_reports.catalogue import Catalogue, Indicator, load_catalogue
+from village_reports.faults import Refusal
 from village_reports.roster import Roster, load_roster
 from village_reports.warehouse import STREAM_ROWS, run_sql, sql
 
@@ -198,20 +200,68 @@ def totals_from_aggregates(
     return totals
 
 
+MOVED_LISTED = 10  # totals named in a refusal to change an approved year; the rest are counted
+
+
+class ApprovedTotalsChanged(Refusal):
+    """A signed-off year's totals, recomputed, differ from those its approval saw."""
+
+
 def compute_year(
     engine: Engine, year: int, catalogue: Catalogue | None = None, roster: Roster | None = None
 ) -> dict[str, TownshipTotal]:
     """One year's totals, recomputed and stored in one transaction: provenance selected
-    set-based, then a few aggregates per total; memory does not grow with the units."""
+    set-based, then a few aggregates per total; memory does not grow with the units.
+
+    A signed-off (locked) year's totals never change under it. Its files cannot change
+    (a late one is held), but an edited catalogue or roster could: then nothing is stored
+    and ``ApprovedTotalsChanged`` names what would move, until the year is reopened."""
     catalogue = catalogue or load_catalogue()
     with engine.begin() as connection:
+        snapshot = connection.execute(sql("totals/select_approved")[0], {"year": year})
+        approved = {row.indicator_code: row.value for row in snapshot}
         run_sql(connection, "totals/clear_year", {"year": year})
         rules = [{**vars(rule), "year": year} for rule in source_rules(catalogue)]
         if rules:
             run_sql(connection, "totals/insert_sources", rules)
         totals = totals_from_aggregates(read_aggregates(connection, year, catalogue), catalogue, roster)
+        if approved:  # raised inside the transaction: the stored totals stay as approved
+            _refuse_a_change(year, approved, totals, catalogue)
         run_sql(connection, "totals/insert_totals", [{**vars(total), "year": year} for total in totals.values()])
     return totals
+
+
+def _same(a: float | None, b: float | None) -> bool:
+    return a is b is None or (a is not None and b is not None and math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-9))
+
+
+def _refuse_a_change(
+    year: int, approved: Mapping[str, float | None], totals: Mapping[str, TownshipTotal], catalogue: Catalogue
+) -> None:
+    moved = [
+        (code, approved.get(code), totals[code].value if code in totals else None)
+        for code in sorted(set(approved) | set(totals))
+        if code not in approved or code not in totals or not _same(approved[code], totals[code].value)
+    ]
+    if not moved:
+        return
+
+    def shown(value: float | None) -> str:
+        return "—" if value is None else f"{value:,.10g}"
+
+    listed = "；".join(
+        f"{code}{_named(catalogue, code)} {shown(a)} → {shown(b)}" for code, a, b in moved[:MOVED_LISTED]
+    )
+    more = f"；另有 {len(moved) - MOVED_LISTED} 项" if len(moved) > MOVED_LISTED else ""
+    raise ApprovedTotalsChanged(
+        f"{year} 年度已审核定稿，但按现行的指标目录和名册重算，{len(moved)} 项合计与定稿时不同：{listed}{more}。"
+        "定稿的数字和输出均未改动。如确需按新口径修改，请先重新开放该年度（township_reopen），再审核定稿。"
+    )
+
+
+def _named(catalogue: Catalogue, code: str) -> str:
+    indicator = catalogue.get(code)
+    return f"（{indicator.name}）" if indicator else "（已从指标目录删除）"
 
 
 def sources(engine: Engine, year: int) -> Iterator[Mapping[str, Any]]:

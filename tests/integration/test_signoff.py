@@ -4,14 +4,16 @@ approve, a file that comes after it waits, reopen, the waiting file loads, appro
 from __future__ import annotations
 
 import csv
+import dataclasses
 from pathlib import Path
 
 import openpyxl
 import pytest
 from sqlalchemy import text
 
-from village_reports import pipeline, settings, signoff, warehouse
+from village_reports import faults, pipeline, settings, signoff, totals, warehouse
 from village_reports.__main__ import main
+from village_reports.catalogue import load_catalogue
 from village_reports.model import HELD
 from village_reports.samples import write_samples
 
@@ -117,6 +119,38 @@ def test_an_approved_year_holds_a_late_file_until_it_is_reopened(inbox: Path, pr
     assert ("received_after_signoff", "中兴村", path.name) in {(row[1], row[2], row[4]) for row in audit}
     assert "received_late" in {row[1] for row in audit}  # the sample's late unit
     assert "中兴村更正了低保人数" in {row[4] for row in audit}
+
+
+def test_an_approved_years_totals_never_change_under_it(inbox: Path, project: Path, monkeypatch) -> None:
+    """A catalogue edited after the approval (小额信贷金额 shown without decimals) would
+    recompute the locked year's totals: the nightly report refuses, in one line naming
+    what would move, and the stored totals and the 定稿 outputs stay as approved; after a
+    reopening the new rule applies."""
+    engine = warehouse.get_engine()
+    approve()
+    pipeline.report_year(YEAR)
+    before, written = stored_totals(), labels(project)
+    report = (project / "output" / str(YEAR) / "annual_report.md").read_text("utf-8")
+    assert before["REV04"] != round(before["REV04"])  # 784.5 in the samples' 2021
+    catalogue = load_catalogue()
+    whole = dataclasses.replace(
+        catalogue,
+        indicators=tuple(dataclasses.replace(i, decimals=0) if i.code == "REV04" else i for i in catalogue.indicators),
+    )
+    monkeypatch.setattr(totals, "load_catalogue", lambda: whole)
+
+    with pytest.raises(totals.ApprovedTotalsChanged) as refused:
+        pipeline.report_year(YEAR)
+    said = str(refused.value)
+    assert f"{YEAR} 年度已审核定稿" in said and f"REV04（小额信贷发放金额） {before['REV04']:g} → " in said
+    assert "1 项合计与定稿时不同" in said and "重新开放" in said
+    assert isinstance(refused.value, faults.Refusal)  # the task fails at once, without retries
+    assert stored_totals() == before and labels(project) == written
+    assert (project / "output" / str(YEAR) / "annual_report.md").read_text("utf-8") == report
+
+    signoff.reopen(engine, YEAR, "张三", "小额信贷金额改按整数万元统计")
+    pipeline.report_year(YEAR)
+    assert stored_totals()["REV04"] == whole["REV04"].round(before["REV04"]) == 785  # 四舍五入
 
 
 def test_decisions_that_are_refused(inbox: Path) -> None:
