@@ -237,7 +237,12 @@ def _airflow_env(folder: Path, db_url: str, work: Path, **settings: str) -> dict
 
 
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
-REPORT_TASKS = ("changed_years", "report_year")  # township_report's; the rest are the ingest's
+REPORT_TASKS = (
+    "changed_years",
+    "report_year",
+    "later_years",
+    "report_later_year",
+)  # township_report's; the rest are the ingest's
 _LOGGED = re.compile(r"(loaded|wrote|kept) \d+ (?:file\(s\)|回执|sheet\(s\) for the 回执) in ([0-9.]+) s")
 
 

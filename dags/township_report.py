@@ -16,7 +16,9 @@ DOC = """
 
 Runs whenever `village_reports` publishes the `village_warehouse` asset, for the years
 whose figures that run changed (the asset event's `extra` names them): a night with no
-new files rewrites nothing. Triggered by hand, it does every year. For each year it
+new files rewrites nothing. Triggered by hand, it does every year. After the changed
+years, it rewrites the later years whose outputs show them (their 上年 column and
+trend chart), unless signed off. For each year it
 computes the township totals by each indicator's aggregation rule (from the figures in
 force), with completeness, stores them with their provenance, and writes
 `output/<year>/township_totals.csv`, `township_totals.xlsx`, `annual_report.docx` and `annual_report.md`.
@@ -49,7 +51,19 @@ def township_report() -> None:
         with faults.in_task():  # a full disk, a read-only warehouse: one line, no retries
             return pipeline.report_year(year)
 
-    report_year.expand(year=changed_years())
+    @task
+    def later_years(years: list[int]) -> list[int]:
+        from village_reports import pipeline
+
+        return pipeline.later_years_showing(years)
+
+    # a later year's outputs show the changed ones (上年, trends): rewritten after them,
+    # once their totals are stored, whatever order the mapped tasks ran in
+    changed = changed_years()
+    written = report_year.expand(year=changed)
+    later = later_years(changed)
+    written >> later
+    report_year.override(task_id="report_later_year").expand(year=later)
 
 
 township_report()

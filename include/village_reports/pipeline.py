@@ -576,6 +576,22 @@ def years_to_report(events: Sequence[dict[str, Any]] | None) -> list[int]:
     return sorted({int(year) for extra in events for year in extra["years"]})
 
 
+def later_years_showing(changed: Sequence[int]) -> list[int]:
+    """The years after a changed one whose outputs show it, to be rewritten once it is:
+    their 上年 column and comparison (the year before) and their trend chart (the
+    ``charts.MAX_YEARS`` before). A signed-off year's outputs stay as approved."""
+    if not changed:
+        return []
+    engine = warehouse.get_engine()
+    with engine.connect() as connection:
+        locked = warehouse.locked_years(connection)
+    return sorted(
+        year
+        for year in warehouse.years(engine)
+        if year not in changed and year not in locked and any(0 < year - c < charts.MAX_YEARS for c in changed)
+    )
+
+
 def compute_year_totals(year: int) -> dict[str, TownshipTotal]:
     """One year's totals, recomputed and stored in one transaction (see village_reports.totals)."""
     return totals.compute_year(warehouse.get_engine(), year)

@@ -4,6 +4,7 @@ only those. A night with no new files emits no event and rewrites nothing."""
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 import time
@@ -94,3 +95,26 @@ def test_township_report_rewrites_only_the_years_that_changed(scheduler: dict[st
     after = _stamps(output)
     assert after[2019] == first[2019] and after[2020] == first[2020] and after[2021] != first[2021]
     assert (output / "2021" / "township_totals.csv").read_text(encoding="utf-8-sig") != totals_2021
+
+    # a corrected 2020 file: 2020, then 2021, whose 上年 column shows 2020, are rewritten
+    report_2021 = (output / "2021" / "annual_report.md").read_text(encoding="utf-8")
+    inbox = tmp_path / "night" / "data" / "inbox" / "2020"
+    original = next(inbox.glob("MT01_*"))
+    corrected = inbox / f"{original.stem}_修改.xlsx"
+    shutil.copy(original, corrected)
+    add_to_value(corrected, "REV01", 5)
+    airflow_cli(env, "dags", "trigger", "village_reports")
+    _wait_for_runs(env, "village_reports", 4)
+    _wait_for_runs(env, "township_report", 3)
+    last = _stamps(output)
+    assert last[2019] == after[2019] and last[2020] != after[2020] and last[2021] != after[2021]
+    rev01_2020 = _rev01(output / "2020" / "township_totals.csv")
+    assert f"| 低保救助对象 | {_rev01(output / '2021' / 'township_totals.csv')} 人 | {rev01_2020} 人 |" in (
+        output / "2021" / "annual_report.md"
+    ).read_text(encoding="utf-8")
+    assert f"| {rev01_2020 - 5} 人 |" in report_2021  # what it said before
+
+
+def _rev01(totals_csv: Path) -> int:
+    with totals_csv.open(encoding="utf-8-sig") as handle:
+        return int(float(next(row["value"] for row in csv.DictReader(handle) if row["code"] == "REV01")))

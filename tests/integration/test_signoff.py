@@ -153,6 +153,18 @@ def test_an_approved_years_totals_never_change_under_it(inbox: Path, project: Pa
     assert stored_totals()["REV04"] == whole["REV04"].round(before["REV04"]) == 785  # 四舍五入
 
 
+def test_later_years_are_rewritten_after_an_earlier_one_unless_signed_off(project: Path) -> None:
+    """township_report's second wave: the years whose 上年 column or trend chart shows a
+    changed year, except those signed off, whose outputs stay as approved."""
+    write_samples(settings.inbox_dir(), [YEAR - 2, YEAR - 1, YEAR])
+    pipeline.finish_run([pipeline.run_ingest()])
+    assert pipeline.later_years_showing([YEAR - 2]) == [YEAR - 1, YEAR]
+    assert pipeline.later_years_showing([YEAR - 1, YEAR]) == []  # done in the first wave
+    assert pipeline.later_years_showing([YEAR]) == pipeline.later_years_showing([]) == []
+    approve()
+    assert pipeline.later_years_showing([YEAR - 2]) == [YEAR - 1]
+
+
 def test_decisions_that_are_refused(inbox: Path) -> None:
     engine = warehouse.get_engine()
     review = signoff.review(engine, YEAR)
