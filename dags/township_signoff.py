@@ -28,8 +28,10 @@ who is missing or late, and the open warnings:
   and changes no total until the year is reopened (DAG `township_reopen`).
 * **退回** (write the reason in 理由) records who sent the year back and why; it stays 草稿.
 
-Both are recorded in the warehouse (`v_signoff_audit`). A sign-off still waiting two days
-after it was started sends a reminder through the `village_reports_notify` connection. With no answer within the
+Both are recorded in the warehouse (`v_signoff_audit`). When the form is put, the
+statistician is told through the `village_reports_notify` connection (钉钉, 企业微信,
+e-mail), with the link to it. A sign-off still waiting two days after it was started
+sends a reminder the same way. With no answer within the
 response timeout (`VILLAGE_REPORTS_SIGNOFF_TIMEOUT_HOURS`, default 168), the configured
 default (`VILLAGE_REPORTS_SIGNOFF_ON_TIMEOUT`, default 退回) is recorded as the answer
 of nobody. An approval is refused when a file loaded after the review changed the totals:
@@ -75,6 +77,14 @@ def reopen_year(params: dict | None = None, dag_run: Any = None, run_id: str | N
         return pipeline.reopen_year(int(params["year"]), actor, str(params.get("reason") or ""), run_id=run_id)
 
 
+def _tell_the_approver() -> Any:
+    """The message that a year waits for sign-off, sent when the form is put (through
+    the notify connection; nothing is sent without one)."""
+    from village_reports.notifiers import SignoffAsked
+
+    return SignoffAsked(review_task_id="review_year")
+
+
 def _waiting_too_long_alert() -> Any:
     """A deadline alert when a sign-off has waited too long for its approver (two days:
     well before the response timeout takes the default), through the notify connection."""
@@ -110,6 +120,7 @@ def township_signoff() -> None:
             )
         },
         response_timeout=signoff_response_timeout(),
+        notifiers=[_tell_the_approver()],
         # Airflow 3.3 may lose an answer given within moments of the question (the parked
         # try's exit is then taken for a vanished task): the retry asks again, soon
         retry_delay=timedelta(seconds=30),

@@ -5,7 +5,10 @@ Everything goes out through one Airflow connection, ``village_reports_notify``, 
 微信 ``wecombot://``, e-mail ``mailtos://``…), and Airflow's Apprise provider reads it.
 With no such connection nothing is sent, and the log says so in one line.
 
-Three messages, each short and bounded (the first ``LISTED`` names, the rest counted):
+Four messages, each short and bounded (the first ``LISTED`` names, the rest counted):
+- ``asked_text``: a year's sign-off waits for the statistician, with the link to its form;
+  the ``township_signoff`` DAG's human step sends it when it starts waiting
+  (``village_reports.notifiers.SignoffAsked``);
 - ``reminder_text``: before the deadline in rules.yaml, the units that have not reported
   or whose latest file was sent back (退回); the ``village_reminders`` DAG sends it daily;
 - ``rejections_text``: the files a nightly run sent back; ``village_reports`` sends it
@@ -283,6 +286,20 @@ def signoff_deadline_alert(interval: timedelta = SIGNOFF_WAITS, reference: Any =
     """The alert for a sign-off DAG (``deadline=notify.signoff_deadline_alert()``): its run
     has waited ``interval`` since ``reference`` (default: since it was queued) unfinished."""
     return _deadline_alert(SIGNOFF, interval, reference)
+
+
+def asked_title(year: int) -> str:
+    return f"{_place()}{year}年度统计数据待审核"
+
+
+def asked_text(year: int, summary: str, link: str | None, answer_by: datetime | None, on_timeout: str) -> str:
+    """What the statistician is told when a year's sign-off starts waiting: what it holds,
+    where to answer, and what happens without an answer."""
+    where = f"请登录 Airflow 审核：{link}" if link else "请登录 Airflow，在“Required Actions”（待办）页审核。"
+    lines = [f"{year}年度统计数据已汇总，等待审核定稿。", summary, where]
+    if answer_by is not None:
+        lines.append(f"请于 {_beijing(answer_by)} 前答复；逾期未答复按“{on_timeout}”处理。")
+    return "\n".join(lines)
 
 
 def local_day(moment: datetime | None = None) -> date:

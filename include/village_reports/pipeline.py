@@ -664,7 +664,7 @@ def review_for_signoff(year: int) -> dict[str, Any]:
         raise ValueError(f"{year} 年度已{now.label()}；如需修改，先重新开放该年度（township_reopen）。")
     report_year(year)
     review = signoff.review(engine, year)
-    return {"year": year, "digest": review.digest, "body": review.to_markdown()}
+    return {"year": year, "digest": review.digest, "body": review.to_markdown(), "summary": review.summary()}
 
 
 def _iso_utc(moment: Any) -> str | None:

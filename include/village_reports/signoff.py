@@ -129,6 +129,17 @@ class Review:
     label: str = ""  # SignoffState.label() at the review
     approved_before: dict[str, Any] | None = field(default=None)  # the last approval: actor, acted_at
 
+    def summary(self) -> str:
+        """The review in one line, for the message that asks for it (notify.asked_text)."""
+        if self.first_review:
+            changed = f"首次审核，合计 {len(self.changes)} 项"
+        else:
+            changed = f"与上次定稿相比有变化的合计 {len(self.changes)} 项"
+        return (
+            f"{changed}；未按时报送、退回或定稿后收到的单位 {len(self.missing_or_late)} 个；"
+            f"尚待村里核实的提示 {self.open_warnings} 条。"
+        )
+
     def to_markdown(self, limit: int = 40) -> str:
         """The review in Chinese, for the HITL form's body: at most ``limit`` listed lines
         across its lists, the rest counted."""

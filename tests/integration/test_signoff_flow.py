@@ -25,6 +25,7 @@ from village_reports import model, pipeline, signoff, warehouse
 from village_reports.samples import write_samples
 from village_reports.settings import SIGNOFF_APPROVE, SIGNOFF_SEND_BACK
 
+from ..conftest import Receiver
 from .conftest import (
     ROOT,
     add_to_value,
@@ -56,12 +57,22 @@ client = _client()
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Path]]:
+def messages() -> Iterator[Receiver]:
+    """The notify connection's channel: what the statistician's phone would get."""
+    server = Receiver()
+    yield server
+    server.server.shutdown()
+    server.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, messages: Receiver) -> Iterator[tuple[Any, Path]]:
     tmp = tmp_path_factory.mktemp("signoff")
     work, port = tmp / "work", free_port()
     env = airflow_env(
         tmp,
         work,
+        AIRFLOW_CONN_VILLAGE_REPORTS_NOTIFY=messages.connection(),
         AIRFLOW__CORE__EXECUTOR="LocalExecutor",
         **login_settings(tmp, USER, PASSWORD),
         VILLAGE_REPORTS_SIGNOFF_TIMEOUT_HOURS=str(TIMEOUT_SECONDS / 3600),
@@ -147,7 +158,7 @@ def _totals_csv(work: Path, year: int) -> str:
     return (work / "output" / str(year) / "township_totals.csv").read_text(encoding="utf-8-sig")
 
 
-def test_approve_lock_reopen_and_sign_off_again(township: tuple[Any, Path]) -> None:
+def test_approve_lock_reopen_and_sign_off_again(township: tuple[Any, Path], messages: Receiver) -> None:
     api, work = township
     _night(*YEARS)
     engine = warehouse.get_engine()
@@ -156,6 +167,10 @@ def test_approve_lock_reopen_and_sign_off_again(township: tuple[Any, Path]) -> N
     run_id = _awaiting_signoff(api, 2021)
     details = api.call("GET", api.hitl_path(run_id))
     assert "2021" in details["subject"] and details["body"]  # the review the approver reads
+    # and is told so, with the link to the form (the base_url the tasks reach)
+    asked = wait_for(lambda: messages.titled("2021年度统计数据待审核"), 60, "the message that 2021 waits")[-1]  # type: ignore[index]
+    link = f"{api.base}/dags/township_signoff/runs/{run_id}/tasks/sign_off/required_actions?map_index=-1"
+    assert link in asked["message"] and "逾期未答复按" in asked["message"]
     assert client.answer(api, 2021, SIGNOFF_APPROVE, "已核对") == 0  # PATCH .../hitlDetails
     state = signoff.state(engine, 2021)
     assert state.locked and state.approved_by == USER

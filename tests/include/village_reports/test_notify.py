@@ -185,3 +185,82 @@ def test_the_connection_may_hold_one_url_as_an_object(monkeypatch, receiver) -> 
     one = {"conn_type": "apprise", "extra": {"config": {"path": receiver.url}}}
     monkeypatch.setenv("AIRFLOW_CONN_VILLAGE_REPORTS_NOTIFY", json.dumps(one))
     assert notify.send("标题", "正文") is True and len(receiver.messages) == 1
+
+
+# ---- the message that a sign-off waits ------------------------------------------------------
+
+
+def _asked_context(monkeypatch, base_url: str | None) -> tuple[dict, list[tuple[str, str]]]:
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from airflow.providers.standard.operators.hitl import HITLOperator
+
+    if base_url:
+        monkeypatch.setenv("AIRFLOW__API__BASE_URL", base_url)
+    else:
+        from airflow.configuration import conf
+
+        monkeypatch.setattr(conf, "get", lambda *args, **kwargs: None)
+    sign_off = HITLOperator(
+        task_id="sign_off",
+        subject="审核",
+        options=["审核通过", "退回"],
+        defaults=["退回"],
+        response_timeout=timedelta(days=7),
+    )
+    reviewed = {
+        "year": 2021,
+        "summary": "首次审核，合计 107 项；未按时报送、退回或定稿后收到的单位 1 个；尚待村里核实的提示 3 条。",
+    }
+    ti = SimpleNamespace(
+        dag_id="township_signoff",
+        run_id="manual__2022-04-01",
+        task_id="sign_off",
+        map_index=-1,
+        xcom_pull=lambda task_ids: reviewed if task_ids == "review_year" else None,
+    )
+    sent: list[tuple[str, str]] = []
+    monkeypatch.setattr(notify, "send", lambda title, body: sent.append((title, body)) or True)
+    return {"task": sign_off, "task_instance": ti, "params": {"year": 2021}}, sent
+
+
+def test_the_approver_is_told_what_waits_where_and_until_when(monkeypatch) -> None:
+    from village_reports.notifiers import SignoffAsked
+
+    context, sent = _asked_context(monkeypatch, "http://airflow.maotian.local:8080")
+    SignoffAsked().notify(context)
+    [(title, body)] = sent
+    assert title == "毛田镇2021年度统计数据待审核"
+    lines = body.splitlines()
+    assert lines[:2] == [
+        "2021年度统计数据已汇总，等待审核定稿。",
+        context["task_instance"].xcom_pull("review_year")["summary"],
+    ]
+    assert lines[2] == (
+        "请登录 Airflow 审核：http://airflow.maotian.local:8080/dags/township_signoff/runs/manual__2022-04-01"
+        "/tasks/sign_off/required_actions?map_index=-1"
+    )
+    assert lines[3].startswith("请于 ") and lines[3].endswith("前答复；逾期未答复按“退回”处理。")
+
+
+def test_without_a_base_url_the_message_says_where_to_look(monkeypatch) -> None:
+    from village_reports.notifiers import SignoffAsked
+
+    context, sent = _asked_context(monkeypatch, None)
+    SignoffAsked().notify(context)
+    assert "在“Required Actions”（待办）页审核" in sent[0][1]
+
+
+def test_a_message_not_sent_does_not_stop_the_sign_off(monkeypatch, caplog) -> None:
+    from village_reports.notifiers import SignoffAsked
+
+    context, _ = _asked_context(monkeypatch, "http://127.0.0.1:8080")
+
+    def refuse(title: str, body: str) -> bool:
+        raise notify.NotSent("dingtalk:// 未接受")
+
+    monkeypatch.setattr(notify, "send", refuse)
+    with caplog.at_level(logging.ERROR):
+        SignoffAsked().notify(context)  # no exception: the form waits in the UI all the same
+    assert "审核通知未发出" in caplog.text and "dingtalk:// 未接受" in caplog.text
