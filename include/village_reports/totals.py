@@ -238,10 +238,13 @@ def _same(a: float | None, b: float | None) -> bool:
 def _refuse_a_change(
     year: int, approved: Mapping[str, float | None], totals: Mapping[str, TownshipTotal], catalogue: Catalogue
 ) -> None:
+    # an indicator added to or removed from the catalogue moves nothing where it has no
+    # figure: the years before it were never reported, and a removed empty one shows nothing
+    now = {code: total.value for code, total in totals.items()}
     moved = [
-        (code, approved.get(code), totals[code].value if code in totals else None)
-        for code in sorted(set(approved) | set(totals))
-        if code not in approved or code not in totals or not _same(approved[code], totals[code].value)
+        (code, approved.get(code), now.get(code))
+        for code in sorted(set(approved) | set(now))
+        if not _same(approved.get(code), now.get(code))
     ]
     if not moved:
         return

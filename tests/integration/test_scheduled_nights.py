@@ -84,28 +84,14 @@ def test_township_report_rewrites_only_the_years_that_changed(scheduler: dict[st
     assert {s["task_id"]: s["state"] for s in states}["publish"] == "skipped"
 
     # a corrected 2021 file: only 2021 is rewritten, with the new figure
-    inbox = tmp_path / "night" / "data" / "inbox" / "2021"
-    original = next(inbox.glob("MT01_*"))
-    corrected = inbox / f"{original.stem}_修改.xlsx"
-    shutil.copy(original, corrected)
-    add_to_value(corrected, "REV01", 2)
-    airflow_cli(env, "dags", "trigger", "village_reports")
-    _wait_for_runs(env, "village_reports", 3)
-    _wait_for_runs(env, "township_report", 2)
+    _night_with_a_correction(env, tmp_path / "night" / "data" / "inbox" / "2021", 2, nights=3)
     after = _stamps(output)
     assert after[2019] == first[2019] and after[2020] == first[2020] and after[2021] != first[2021]
     assert (output / "2021" / "township_totals.csv").read_text(encoding="utf-8-sig") != totals_2021
 
     # a corrected 2020 file: 2020, then 2021, whose 上年 column shows 2020, are rewritten
     report_2021 = (output / "2021" / "annual_report.md").read_text(encoding="utf-8")
-    inbox = tmp_path / "night" / "data" / "inbox" / "2020"
-    original = next(inbox.glob("MT01_*"))
-    corrected = inbox / f"{original.stem}_修改.xlsx"
-    shutil.copy(original, corrected)
-    add_to_value(corrected, "REV01", 5)
-    airflow_cli(env, "dags", "trigger", "village_reports")
-    _wait_for_runs(env, "village_reports", 4)
-    _wait_for_runs(env, "township_report", 3)
+    _night_with_a_correction(env, tmp_path / "night" / "data" / "inbox" / "2020", 5, nights=4)
     last = _stamps(output)
     assert last[2019] == after[2019] and last[2020] != after[2020] and last[2021] != after[2021]
     rev01_2020 = _rev01(output / "2020" / "township_totals.csv")
@@ -113,6 +99,18 @@ def test_township_report_rewrites_only_the_years_that_changed(scheduler: dict[st
         output / "2021" / "annual_report.md"
     ).read_text(encoding="utf-8")
     assert f"| {rev01_2020 - 5} 人 |" in report_2021  # what it said before
+
+
+def _night_with_a_correction(env: dict[str, str], inbox: Path, added: int, nights: int) -> None:
+    """MT01 sends a corrected file (its REV01 plus ``added``) to ``inbox``, and the night
+    that loads it runs, then the report: ``nights`` nights and ``nights - 1`` reports in all."""
+    original = next(inbox.glob("MT01_*"))
+    corrected = inbox / f"{original.stem}_修改.xlsx"
+    shutil.copy(original, corrected)
+    add_to_value(corrected, "REV01", added)
+    airflow_cli(env, "dags", "trigger", "village_reports")
+    _wait_for_runs(env, "village_reports", nights)
+    _wait_for_runs(env, "township_report", nights - 1)
 
 
 def _rev01(totals_csv: Path) -> int:

@@ -98,3 +98,23 @@ def test_count_of_units_meeting_a_condition(township) -> None:
 def test_township_only_figure(township) -> None:
     total = township([_record("MT00", "FIN01", 289)])[0]["FIN01"]
     assert total.value == 289 and total.units_expected == 1
+
+
+def test_an_approved_years_totals_may_not_move_but_an_empty_new_indicator_is_no_move(catalogue) -> None:
+    """totals.compute_year's check on a signed-off year: a figure that moves, appears or
+    disappears is refused; an indicator added to the catalogue since, with no figure for
+    that year (nobody could report it then), or removed without one, is not a move."""
+    from village_reports.totals import ApprovedTotalsChanged, TownshipTotal, _refuse_a_change
+
+    def now(**values: float | None) -> dict[str, TownshipTotal]:
+        return {code: TownshipTotal(code, value, 0 if value is None else 18, 18) for code, value in values.items()}
+
+    approved = {"REV01": 1137.0, "REV02": None}
+    _refuse_a_change(2021, approved, now(REV01=1137.0, REV02=None, NEW01=None), catalogue)  # added, empty
+    _refuse_a_change(2021, {**approved, "OLD01": None}, now(REV01=1137.0, REV02=None), catalogue)  # removed, empty
+    with pytest.raises(ApprovedTotalsChanged, match=r"REV01（低保救助对象） 1,137 → 1,140"):
+        _refuse_a_change(2021, approved, now(REV01=1140.0, REV02=None), catalogue)
+    with pytest.raises(ApprovedTotalsChanged, match=r"1 项合计与定稿时不同：NEW01.* — → 3"):
+        _refuse_a_change(2021, approved, now(REV01=1137.0, REV02=None, NEW01=3.0), catalogue)
+    with pytest.raises(ApprovedTotalsChanged, match=r"OLD01（已从指标目录删除） 5 → —"):
+        _refuse_a_change(2021, {**approved, "OLD01": 5.0}, now(REV01=1137.0, REV02=None), catalogue)
