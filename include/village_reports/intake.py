@@ -367,6 +367,7 @@ def scan(
     received_names: set[tuple[int, str]] = frozenset(),  # type: ignore[assignment]
     reprocess: bool = False,
     waiting: Mapping[str, str] | None = None,
+    frozen_years: Iterable[int] = (),
 ) -> Scan:
     """Look at the inbox once: files under ``inbox/<year>/`` (and its subfolders) not yet
     received at that path with that content, and every entry skipped, each logged.
@@ -375,7 +376,9 @@ def scan(
     A file whose content was already received for its year (stored, or seen earlier in
     this scan) comes back marked ``duplicate``: accounted for, never read twice. With
     ``reprocess``, stored submissions are read again (keeping their ids); only the
-    duplicates within this scan are marked. A file whose content was received before for
+    duplicates within this scan are marked, and the stored submissions of
+    ``frozen_years`` (signed off) count as received, as without ``reprocess``. A file whose
+    content was received before for
     another year only is a new submission, logged and listed in ``moved``.
 
     ``waiting`` maps the receipts of files held while their year was signed off, and
@@ -393,7 +396,8 @@ def scan(
     years_of: dict[str, set[int]] = {}
     for sha, year in ids:
         years_of.setdefault(sha, set()).add(year)
-    seen = set() if reprocess else set(ids)
+    frozen = set(frozen_years)
+    seen = {key for key in ids if key[1] in frozen} if reprocess else set(ids)
     now = datetime.now(UTC)
     for year in years if years is not None else inbox_years(inbox):
         folder = inbox / str(year)

@@ -65,7 +65,8 @@ def discover_and_archive(
 
     Files whose bytes were received before are archived and accounted as duplicates,
     never read twice. ``reprocess`` takes every file again (after a rule or catalogue
-    change); loads are idempotent, so unchanged files leave the warehouse as it was.
+    change), except those of signed-off years, which stay as approved until reopened;
+    loads are idempotent, so unchanged files leave the warehouse as it was.
     The new files are staged for the run; the reference says how many and which years.
 
     Each inbox entry is judged on its own (see ``village_reports.intake``): links, files
@@ -76,14 +77,21 @@ def discover_and_archive(
     """
     staging.sweep(keep=run_key)
     engine = warehouse.get_engine()
+    frozen: set[int] = set()
+    if reprocess:  # a signed-off year stays as approved: its files are not read again
+        with engine.connect() as connection:
+            frozen = warehouse.locked_years(connection)
+        if frozen:
+            log.info("重新读取时跳过已审核定稿的年度（先重新开放才会重读）：%s", "、".join(map(str, sorted(frozen))))
     found = intake.scan(
         settings.inbox_dir(),
-        set() if reprocess else warehouse.known_receipts(engine),
+        warehouse.locked_year_receipts(engine) if reprocess else warehouse.known_receipts(engine),
         warehouse.known_submissions(engine),  # ids kept when files are read again
         years,
         received_names=warehouse.received_names(engine),
         reprocess=reprocess,
         waiting=warehouse.waiting_receipts(engine),  # held after a sign-off, since reopened
+        frozen_years=frozen,
     )
     archived = []
     for arrival in found.arrivals:

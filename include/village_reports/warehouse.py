@@ -219,6 +219,12 @@ def known_submissions(engine: Engine) -> dict[tuple[str, int], str]:
         return {(content, year): submission_id for content, year, submission_id in rows}
 
 
+def locked_year_receipts(engine: Engine) -> set[str]:
+    """The receipts of every file of the signed-off years: a reprocess leaves them alone."""
+    with engine.connect() as connection:
+        return {row[0] for row in connection.execute(sql("dml/select_locked_year_receipts")[0])}
+
+
 def known_receipts(engine: Engine) -> set[str]:
     """Files already received at their inbox path with their content, and done with: a
     file held while its year was signed off is not, once the year is reopened."""

@@ -153,6 +153,25 @@ def test_an_approved_years_totals_never_change_under_it(inbox: Path, project: Pa
     assert stored_totals()["REV04"] == whole["REV04"].round(before["REV04"]) == 785  # 四舍五入
 
 
+def test_a_reprocess_leaves_a_signed_off_year_as_approved(inbox: Path) -> None:
+    """After a rule or catalogue change the runbook reads every file again (reprocess). A
+    signed-off year's files used to be read too and stored as 定稿后收到, which took its
+    files out of force: its figures vanished from the views. They are left alone now,
+    until the year is reopened."""
+    approve()
+
+    def stored() -> list[tuple]:
+        return sorted(view("submission_status", "1, 2"))
+
+    before, statuses = stored_totals(), stored()
+    assert pipeline.run_ingest(reprocess=True) == []
+    assert stored_totals() == before and stored() == statuses
+    assert len([row for row in view("village_indicator_values", "1") if row[0] == YEAR]) > 0
+    signoff.reopen(warehouse.get_engine(), YEAR, "张三", "按新的指标口径重读")
+    lines = pipeline.run_ingest(reprocess=True)
+    assert len(lines) == 19 and {line["status"] for line in lines} <= {"accepted", "accepted_with_warnings"}
+
+
 def test_later_years_are_rewritten_after_an_earlier_one_unless_signed_off(project: Path) -> None:
     """township_report's second wave: the years whose 上年 column or trend chart shows a
     changed year, except those signed off, whose outputs stay as approved."""
