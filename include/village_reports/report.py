@@ -621,16 +621,18 @@ class AnnualReport:
 
 
 def section_text(section_code: str, totals: Mapping[str, TownshipTotal], catalogue: Catalogue) -> str:
-    """A section's sentences in the report's words; a partial figure says how many units it has."""
+    """A section's sentences in the report's words. A partial figure is not put in them:
+    it is given by name, as the sum of the units that have reported, with how many."""
     statements = []
     for ind in catalogue.in_section(section_code):
         total = totals[ind.code]
         if total.value is None:
             statements.append(f"{ind.name}：暂无数据（应报{total.units_expected}个单位，均未报告）。")
         elif total.units_reported < total.units_expected:
-            # a partial year's figure is what has come in so far: say so beside it
-            reported = f"（应报{total.units_expected}个单位，已报{total.units_reported}个）"
-            statements.append(sentence(total.value, ind) + reported + "。")
+            # what has come in so far, said plainly: the report's sentence would claim it
+            # for the whole township (全镇共…, 全年未发生一例…) on the word of a few units
+            reported = f"（已报单位合计；应报{total.units_expected}个单位，已报{total.units_reported}个）"
+            statements.append(f"{ind.name}：{with_unit(total.value, ind)}{reported}。")
         else:
             statements.append(sentence(total.value, ind) + "。")
     return "".join(statements)
