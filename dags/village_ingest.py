@@ -169,7 +169,8 @@ def report_years(years: list[int], loaded: list[dict], run_id: str | None = None
 
     with faults.in_task():
         pipeline.finish_run(loaded, run_key=run_id or pipeline.LOCAL_RUN)
-        return [pipeline.report_year(year) for year in years]
+        # then the later years whose 上年 column and trends show these, in order
+        return [pipeline.report_year(year) for year in [*years, *pipeline.later_years_showing(years)]]
 
 
 @task(trigger_rule="one_failed", retries=0, multiple_outputs=False)
