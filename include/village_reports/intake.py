@@ -375,11 +375,11 @@ def scan(
     ``known_submissions`` maps each stored (content SHA-256, year) to its submission id.
     A file whose content was already received for its year (stored, or seen earlier in
     this scan) comes back marked ``duplicate``: accounted for, never read twice. With
-    ``reprocess``, stored submissions are read again (keeping their ids); only the
-    duplicates within this scan are marked, and the stored submissions of
-    ``frozen_years`` (signed off) count as received, as without ``reprocess``. A file whose
-    content was received before for
-    another year only is a new submission, logged and listed in ``moved``.
+    ``reprocess``, stored submissions are read again (keeping their ids) and only the
+    duplicates within this scan are marked, except in ``frozen_years`` (signed off),
+    whose stored submissions count as received, as without ``reprocess``. A file whose
+    content was received before for another year only is a new submission, logged and
+    listed in ``moved``.
 
     ``waiting`` maps the receipts of files held while their year was signed off, and
     since reopened, to when they were received: each is read again as a new file (not a
